@@ -1,0 +1,59 @@
+"""A small name → builder registry behind :func:`fer.models.build`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import keras
+
+Builder = Callable[..., keras.Model]
+_BUILDERS: dict[str, Builder] = {}
+_DEFAULT_SHAPES: dict[str, tuple[int, int, int]] = {}
+
+
+def register(name: str, default_shape: tuple[int, int, int]) -> Callable[[Builder], Builder]:
+    """Class-free decorator: ``@register("cbam_5cnn", (224, 224, 3))`` above ``def build_cbam_5cnn(...)``."""
+
+    def wrap(fn: Builder) -> Builder:
+        if name in _BUILDERS:
+            raise ValueError(f"model name {name!r} is registered twice")
+        _BUILDERS[name] = fn
+        _DEFAULT_SHAPES[name] = tuple(default_shape)
+        return fn
+
+    return wrap
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`build`, sorted."""
+    return sorted(_BUILDERS)
+
+
+def default_shape(name: str) -> tuple[int, int, int]:
+    """The documented default input shape of architecture ``name``."""
+    _check(name)
+    return _DEFAULT_SHAPES[name]
+
+
+def build(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,
+          weights: str | None = None, **options) -> keras.Model:
+    """Build an uncompiled model by name.
+
+    Args:
+        name: one of :func:`available`.
+        input_shape: ``(H, W, C)``; ``None`` uses the architecture's documented default.
+        num_classes: size of the softmax output.
+        weights: ``None``, ``"imagenet"`` (pretrained backbones only) or a path to a weights file.
+        **options: architecture-specific keyword arguments (see each ``build_<name>``).
+
+    Returns:
+        A ``keras.Model`` taking pixels in ``[0, 255]`` and returning class probabilities.
+    """
+    _check(name)
+    shape = tuple(input_shape) if input_shape is not None else _DEFAULT_SHAPES[name]
+    return _BUILDERS[name](input_shape=shape, num_classes=num_classes, weights=weights, **options)
+
+
+def _check(name: str) -> None:
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown model {name!r}; available models: {available()}")
