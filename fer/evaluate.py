@@ -1,0 +1,408 @@
+"""Predict, score and record: class probabilities (with optional test-time augmentation) and metrics.
+
+Typical use::
+
+    from fer.evaluate import evaluate, load_model, write_metrics
+    model = load_model("models/fer_resnet.keras")
+    metrics = evaluate(model, dataset, split="val", tta=True)
+    write_metrics(metrics, "results/fer_resnet_val.json")
+
+Test-time augmentation (``tta``) averages the softmax probabilities of several
+views of each face, all built at the model's input resolution:
+
+``"flip"``
+    the face and its horizontal mirror (2 views). Expressions are close to
+    left-right symmetric, so this is the cheap, safe choice.
+``"crops"``
+    the face and four copies shifted by ``s`` pixels up, down, left and right
+    (5 views), ``s`` = 5 % of the side rounded (2 px at 48×48). Shifting
+    pads with the edge pixels, so the view keeps the model's size.
+``"flip_crops"`` (also ``tta=True``)
+    the five ``"crops"`` views and their mirrors (10 views).
+``"ten_crop"``
+    the classic 10-crop: four corner crops and the centre crop covering
+    11/12 of the side (44 px of 48), each resized back to the model size, and
+    their mirrors (10 views).
+
+Metrics follow scikit-learn's definitions. Macro averages are taken over the
+classes that occur in the evaluated labels (``support > 0``); a class absent
+from the data (e.g. *disgust* in a CK+ split) is still reported per class, with
+support 0 and precision/recall/F1 of 0, but does not drag the macro average.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+import tempfile
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import cv2
+import keras
+import numpy as np
+
+from fer.data.dataset import Dataset
+from fer.labels import EMOTIONS
+from fer.preprocess import fit_to_model, model_input_shape
+
+TTA_MODES: tuple[str, ...] = ("none", "flip", "crops", "flip_crops", "ten_crop")
+
+# One compiled inference function per model, dropped with the model.
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:  # noqa: A002
+    """Load a saved ``.keras`` (or legacy ``.h5``) model, with the project's custom layers registered.
+
+    Args:
+        path: the model file.
+        compile: also restore the optimizer/loss (not needed to predict or evaluate).
+
+    Raises:
+        FileNotFoundError: when ``path`` does not exist.
+        ValueError: when ``path`` is not a Keras model file (wrong extension, a weights-only file,
+            a directory, or a file Keras cannot read).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"model file {str(path)!r} not found; train one with `python -m fer train` "
+                                "or pass the path of an existing .keras file")
+    if path.is_dir():
+        raise ValueError(f"{str(path)!r} is a directory (a TF SavedModel?); pass a .keras model file")
+    if path.name.endswith(".weights.h5"):
+        raise ValueError(f"{str(path)!r} holds weights only; build the architecture with "
+                         "fer.models.build(name, weights=path) instead")
+    if path.suffix not in (".keras", ".h5"):
+        raise ValueError(f"{str(path)!r} is not a Keras model file: expected a .keras (or .h5) extension")
+    _register_custom_objects()
+    try:
+        model = keras.saving.load_model(path, compile=compile)
+    except Exception as err:  # Keras raises a zoo of types for corrupt / foreign files
+        raise ValueError(f"could not load Keras model from {str(path)!r}: {type(err).__name__}: {err}") from err
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a keras.Model")
+    return model
+
+
+def _register_custom_objects() -> None:
+    """Import the modules whose classes are registered as ``fer>...`` serializables."""
+    import importlib
+
+    for name in ("fer.layers", "fer.losses", "fer.models"):
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:  # a real missing dependency inside the module: surface it
+                raise
+
+
+# --------------------------------------------------------------------------- prediction
+
+
+def _predict_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
+    """A compiled ``model(x, training=False)`` (one trace for every batch size), cached per model."""
+    fn = _COMPILED.get(model)
+    if fn is not None:
+        return fn
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+        compiled = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
+
+        def fn(x: np.ndarray) -> np.ndarray:
+            return np.asarray(compiled(tf.convert_to_tensor(x)))
+    else:  # other backends: Keras' own compiled predict step
+        ref = weakref.ref(model)
+
+        def fn(x: np.ndarray) -> np.ndarray:
+            return np.asarray(ref().predict_on_batch(x))
+    _COMPILED[model] = fn
+    return fn
+
+
+def tta_views(x: np.ndarray, mode: str | bool | None = "flip_crops") -> list[np.ndarray]:
+    """The test-time-augmentation views of a batch already at the model's size (see module doc).
+
+    Args:
+        x: ``N x H x W x C`` float batch (output of :func:`fit_to_model`).
+        mode: one of :data:`TTA_MODES`, ``True`` (= ``"flip_crops"``) or ``False``/``None`` (= ``"none"``).
+
+    Returns:
+        A list of arrays shaped like ``x``; the first is ``x`` itself.
+    """
+    mode = _tta_mode(mode)
+    if mode == "none":
+        return [x]
+    if mode == "flip":
+        return [x, x[:, :, ::-1]]
+    h, w = x.shape[1:3]
+    if mode in ("crops", "flip_crops"):
+        s = max(1, round(0.05 * min(h, w)))
+        pad = np.pad(x, ((0, 0), (s, s), (s, s), (0, 0)), mode="edge")
+        views = [x]
+        for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
+            views.append(pad[:, s + dy:s + dy + h, s + dx:s + dx + w])
+        if mode == "flip_crops":
+            views += [v[:, :, ::-1] for v in views]
+        return views
+    # ten_crop
+    ch, cw = max(1, round(h * 11 / 12)), max(1, round(w * 11 / 12))
+    offsets = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
+    views = []
+    for oy, ox in offsets:
+        crop = x[:, oy:oy + ch, ox:ox + cw]
+        views.append(fit_to_model(crop, (h, w, x.shape[-1])))
+    views += [v[:, :, ::-1] for v in views]
+    return views
+
+
+def _tta_mode(tta: str | bool | None) -> str:
+    if tta is True:
+        return "flip_crops"
+    if tta is False or tta is None:
+        return "none"
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta={tta!r} is not a test-time augmentation; use True, False or one of {TTA_MODES}")
+    return tta
+
+
+def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256,
+                  tta: str | bool | None = False) -> np.ndarray:
+    """Class probabilities for faces of any size and channel count.
+
+    Each batch is fitted to the model (:func:`fer.preprocess.fit_to_model`: resize and gray ↔ RGB;
+    pixels stay in ``[0, 255]`` because the models rescale inside) and run through one compiled
+    ``model(x, training=False)``.
+
+    Args:
+        model: a ``keras.Model`` with one image input and a softmax output.
+        images: ``N x H x W x C`` (or ``N x H x W``) ``uint8`` faces.
+        batch_size: faces per forward pass.
+        tta: test-time augmentation, see :func:`tta_views` (``True`` = ``"flip_crops"``).
+
+    Returns:
+        ``float32`` array ``N x num_classes``; with TTA the mean over views.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    mode = _tta_mode(tta)
+    images = np.asarray(images)
+    if images.ndim not in (3, 4):
+        raise ValueError(f"images must be N x H x W x C or N x H x W, got shape {images.shape}")
+    shape = model_input_shape(model)
+    fn = _predict_fn(model)
+    out = []
+    for start in range(0, len(images), batch_size):
+        x = fit_to_model(images[start:start + batch_size], shape)
+        views = tta_views(x, mode)
+        p = fn(np.ascontiguousarray(views[0])).astype(np.float64)
+        for v in views[1:]:
+            p += fn(np.ascontiguousarray(v))
+        out.append((p / len(views)).astype(np.float32))
+    if not out:
+        n_out = model.output_shape[-1]
+        return np.zeros((0, n_out), dtype=np.float32)
+    return np.concatenate(out)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def compute_metrics(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[str] = EMOTIONS,
+                    split: str | None = None) -> dict:
+    """Accuracy, macro/weighted precision-recall-F1, per-class report and confusion matrices.
+
+    Args:
+        y_true: ``N`` integer labels (indices into ``classes``).
+        y_pred: ``N`` predicted indices, or ``N x K`` probabilities (argmax is taken).
+        classes: class names in label order.
+        split: name of the evaluated split, recorded in the result.
+
+    Returns:
+        A JSON-ready dict: ``split``, ``num_samples``, ``classes``, ``accuracy``,
+        ``macro_precision/recall/f1`` (over classes with support > 0, listed in ``macro_classes``),
+        ``weighted_precision/recall/f1``, ``per_class`` (``{name: {precision, recall, f1, support}}``),
+        ``confusion_matrix`` (counts, rows = true class, columns = predicted) and
+        ``confusion_matrix_normalized`` (each row divided by its support; all-zero rows stay zero).
+    """
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    classes = tuple(classes)
+    k = len(classes)
+    y_true = np.asarray(y_true).astype(int).ravel()
+    y_pred = np.asarray(y_pred)
+    if y_pred.ndim == 2:
+        if y_pred.shape[1] != k:
+            raise ValueError(f"predictions have {y_pred.shape[1]} columns but there are {k} classes {classes}; "
+                             "evaluate with the classes the model was trained on")
+        y_pred = y_pred.argmax(axis=1)
+    y_pred = y_pred.astype(int).ravel()
+    if len(y_true) != len(y_pred):
+        raise ValueError(f"{len(y_true)} labels but {len(y_pred)} predictions")
+    if len(y_true) == 0:
+        raise ValueError("nothing to evaluate: 0 samples")
+    for name, arr in (("labels", y_true), ("predictions", y_pred)):
+        if arr.min() < 0 or arr.max() >= k:
+            raise ValueError(f"{name} must be class indices in [0, {k}), got range [{arr.min()}, {arr.max()}]")
+
+    idx = list(range(k))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=idx, zero_division=0)
+    cm = confusion_matrix(y_true, y_pred, labels=idx)
+    rows = cm.sum(axis=1, keepdims=True)
+    cm_norm = np.divide(cm, rows, out=np.zeros(cm.shape, dtype=float), where=rows > 0)
+    present = s > 0
+    weights = s / s.sum()
+    return {
+        "split": split,
+        "num_samples": int(len(y_true)),
+        "classes": list(classes),
+        "accuracy": float((y_true == y_pred).mean()),
+        "macro_precision": float(p[present].mean()),
+        "macro_recall": float(r[present].mean()),
+        "macro_f1": float(f[present].mean()),
+        "macro_classes": [c for c, keep in zip(classes, present) if keep],
+        "weighted_precision": float((p * weights).sum()),
+        "weighted_recall": float((r * weights).sum()),
+        "weighted_f1": float((f * weights).sum()),
+        "per_class": {
+            name: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(classes)
+        },
+        "confusion_matrix": cm.astype(int).tolist(),
+        "confusion_matrix_normalized": cm_norm.tolist(),
+    }
+
+
+def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.ndarray | None = None,
+             split: str = "val", classes: Sequence[str] | None = None, tta: str | bool | None = False,
+             batch_size: int = 256) -> dict:
+    """Score ``model`` on one split of a :class:`~fer.data.Dataset` (or on arrays).
+
+    Args:
+        model: a ``keras.Model`` returning class probabilities.
+        ds_or_images: a ``Dataset`` (``split`` is selected from it) or ``N x H x W x C`` images.
+        labels: ``N`` integer labels; required with an image array, must be ``None`` with a Dataset.
+        split: the Dataset split to evaluate; with arrays it is only recorded as a name.
+        classes: class names; default the Dataset's ``classes``, or :data:`fer.labels.EMOTIONS` for arrays.
+        tta: test-time augmentation (see :func:`predict_proba`).
+        batch_size: faces per forward pass.
+
+    Returns:
+        The :func:`compute_metrics` dict plus ``tta`` and, for a Dataset, ``dataset`` (its ``meta``
+        name) and ``sources`` (faces per source in the split).
+
+    Raises:
+        ValueError: when the split is missing from the Dataset (naming the present splits), when
+            labels are missing/extra, or the model's output size differs from the number of classes.
+    """
+    extra: dict = {}
+    if isinstance(ds_or_images, Dataset):
+        if labels is not None:
+            raise ValueError("labels must be None when evaluating a Dataset (its labels are used)")
+        if classes is not None and tuple(classes) != ds_or_images.classes:
+            raise ValueError(f"classes {tuple(classes)} differ from the Dataset's classes {ds_or_images.classes}")
+        sub = ds_or_images.subset(split)
+        images, labels, classes = sub.images, sub.labels, sub.classes
+        extra["dataset"] = ds_or_images.meta.get("name")
+        names, counts = np.unique(sub.source.astype(str), return_counts=True)
+        extra["sources"] = {str(n): int(c) for n, c in zip(names, counts)}
+    else:
+        if labels is None:
+            raise ValueError("labels are required when evaluating an image array; "
+                             "pass labels=... or a fer.data.Dataset")
+        images = np.asarray(ds_or_images)
+        classes = EMOTIONS if classes is None else tuple(classes)
+        if len(images) != len(labels):
+            raise ValueError(f"{len(images)} images but {len(labels)} labels")
+    n_out = model.output_shape[-1]
+    if n_out != len(classes):
+        raise ValueError(f"model {model.name!r} outputs {n_out} classes but the data has {len(classes)} "
+                         f"{tuple(classes)}")
+    proba = predict_proba(model, images, batch_size=batch_size, tta=tta)
+    metrics = compute_metrics(labels, proba, classes, split=split)
+    metrics["tta"] = _tta_mode(tta)
+    metrics["model"] = model.name
+    metrics.update(extra)
+    return metrics
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _versions() -> dict[str, str]:
+    import sklearn
+
+    import fer
+
+    out = {"python": platform.python_version(), "fer": fer.__version__, "keras": keras.__version__,
+           "numpy": np.__version__, "scikit-learn": sklearn.__version__, "opencv": cv2.__version__}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        out["tensorflow"] = tf.__version__
+    return out
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def _finite(obj):
+    """``obj`` with NaN/inf floats replaced by ``None`` (strict JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _finite(obj.tolist())
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    return obj
+
+
+def write_metrics(metrics: dict, path: str | os.PathLike) -> Path:
+    """Write ``metrics`` as JSON atomically (temporary file in the same folder, then rename).
+
+    Adds, unless already present: ``command`` (the shell command line, from ``sys.argv``),
+    ``date`` (UTC, ISO 8601) and ``versions`` (python, fer, keras, tensorflow, numpy, ...).
+    NaN/inf values are written as ``null``.
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = dict(metrics)
+    record.setdefault("command", shlex.join(sys.argv))
+    record.setdefault("date", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    record.setdefault("versions", _versions())
+    text = json.dumps(_finite(record), indent=2, default=_json_default, allow_nan=False) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
