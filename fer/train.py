@@ -1,0 +1,417 @@
+"""Fit any model from :mod:`fer.models` on a dataset and write a run folder.
+
+A run folder holds everything later steps need: ``config.json``, ``env.json``, ``history.csv`` /
+``history.json``, ``best.keras`` (best validation accuracy), ``final.keras`` (last epoch),
+``metrics_<split>.json`` and ``plots/``. Anything that compares models reads run folders, never re-trains.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from fer.data.dataset import Dataset
+from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
+from fer.models import build, default_shape
+
+#: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
+DEFAULT_LR: dict[str, float] = {
+    "cbam_5cnn": 1e-4,
+    "efficientnet_b3": 1e-3,
+    "efficientnet_b0": 1e-3,
+    "resnet50": 1e-4,
+    "resnet50_cbam": 1e-4,
+    "mobilenet_cbam": 1e-3,
+}
+
+
+@dataclass
+class Phase:
+    """One fine-tuning phase: which backbone layers train, for how long, at what learning rate.
+
+    ``trainable_layers``: ``0`` trains the head only, ``N`` also the last N backbone layers, ``-1`` everything
+    (BatchNorm layers of a pretrained backbone stay frozen in every phase).
+    """
+
+    epochs: int
+    lr: float
+    trainable_layers: int = 0
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (saved as the run's ``config.json``).
+
+    Attributes:
+        model: a name from :func:`fer.models.available`.
+        input_shape: ``(H, W, C)``; ``None`` = the architecture's default.
+        model_options: extra keyword arguments for the builder.
+        epochs, batch_size: the usual.
+        lr: peak learning rate; ``None`` = :data:`DEFAULT_LR` for the model, else 1e-3.
+        optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9).
+        weight_decay: decoupled weight decay (adamw / sgd).
+        schedule: ``"plateau"`` (ReduceLROnPlateau), ``"cosine"`` (with linear warm-up) or
+            ``"cosine_restarts"`` (SGDR, Loshchilov & Hutter 2017).
+        warmup_epochs: linear warm-up length for the cosine schedules.
+        label_smoothing: for the cross-entropy / focal loss.
+        loss: ``"categorical_crossentropy"`` or ``"focal"``.
+        focal_gamma: γ of the focal loss.
+        class_weighting: weight the loss by balanced class weights.
+        augment: an :class:`Augment` as a dict, ``True`` for the defaults, ``False`` for none.
+        mixup_alpha: > 0 turns mixup on.
+        early_stopping: patience in epochs (0 = off).
+        reduce_lr_patience: patience of ReduceLROnPlateau when ``schedule == "plateau"``.
+        phases: fine-tuning phases for pretrained backbones; when given they replace ``epochs``/``lr``.
+        mixed_precision: ``"auto"`` (float16 on a GPU, else float32), ``"mixed_bfloat16"``, ``"float32"``...
+        deterministic: make TensorFlow ops deterministic (same seed + data → same weights).
+        seed: seeds weights, shuffling and augmentation.
+        tta: evaluate the final model with test-time augmentation as well.
+        keep: ``"best"`` or ``"last"``: which checkpoint becomes ``model.keras`` (the run's model).
+    """
+
+    model: str = "baseline_cnn"
+    input_shape: tuple[int, int, int] | None = None
+    model_options: dict = field(default_factory=dict)
+    epochs: int = 30
+    batch_size: int = 64
+    lr: float | None = None
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    schedule: str = "plateau"
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    loss: str = "categorical_crossentropy"
+    focal_gamma: float = 2.0
+    class_weighting: bool = False
+    augment: dict | bool = True
+    mixup_alpha: float = 0.0
+    early_stopping: int = 10
+    reduce_lr_patience: int = 4
+    phases: list[Phase] = field(default_factory=list)
+    mixed_precision: str = "auto"
+    deterministic: bool = True
+    seed: int = 42
+    tta: bool = False
+    keep: str = "best"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["input_shape"] = list(self.resolved_shape())
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        d = dict(d)
+        d["phases"] = [Phase(**p) for p in d.get("phases", [])]
+        if d.get("input_shape") is not None:
+            d["input_shape"] = tuple(d["input_shape"])
+        return cls(**d)
+
+    def resolved_shape(self) -> tuple[int, int, int]:
+        return tuple(self.input_shape) if self.input_shape else default_shape(self.model)
+
+    def resolved_lr(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR.get(self.model, 1e-3)
+
+
+@dataclass
+class Run:
+    """What :func:`train` returns: the trained model, its history and the run folder."""
+
+    model: keras.Model
+    history: dict
+    out_dir: Path
+    config: TrainConfig
+    metrics: dict = field(default_factory=dict)
+
+
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to ``peak`` then cosine decay to ``floor``; with ``restarts`` the cosine restarts
+    (SGDR) with periods growing by ``t_mul``."""
+
+    def __init__(self, peak: float, total_steps: int, warmup_steps: int = 0, floor: float = 0.0,
+                 restarts: bool = False, first_period: int | None = None, t_mul: float = 2.0) -> None:
+        self.peak, self.total_steps, self.warmup_steps = float(peak), int(total_steps), int(warmup_steps)
+        self.floor, self.restarts, self.t_mul = float(floor), bool(restarts), float(t_mul)
+        self.first_period = int(first_period or max(1, (total_steps - warmup_steps) // 3))
+
+    def __call__(self, step):
+        ops = keras.ops
+        step = ops.cast(step, "float32")
+        warm = self.peak * (step + 1.0) / max(1, self.warmup_steps)
+        t = ops.maximum(step - self.warmup_steps, 0.0)
+        if self.restarts:
+            # index of the current period and position inside it for geometric period lengths
+            if self.t_mul == 1.0:
+                period = ops.cast(self.first_period, "float32")
+                pos = t - ops.floor(t / period) * period
+            else:
+                i = ops.floor(ops.log(1.0 + t * (self.t_mul - 1.0) / self.first_period) / math.log(self.t_mul))
+                start = self.first_period * (ops.power(self.t_mul, i) - 1.0) / (self.t_mul - 1.0)
+                period = self.first_period * ops.power(self.t_mul, i)
+                pos = t - start
+            frac = pos / period
+        else:
+            frac = ops.minimum(t / max(1, self.total_steps - self.warmup_steps), 1.0)
+        cosine = self.floor + 0.5 * (self.peak - self.floor) * (1.0 + ops.cos(math.pi * frac))
+        return ops.where(step < self.warmup_steps, warm, cosine)
+
+    def get_config(self) -> dict:
+        return {"peak": self.peak, "total_steps": self.total_steps, "warmup_steps": self.warmup_steps,
+                "floor": self.floor, "restarts": self.restarts, "first_period": self.first_period,
+                "t_mul": self.t_mul}
+
+
+def environment() -> dict:
+    """Versions and devices, written as a run's ``env.json``."""
+    import tensorflow as tf
+
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "devices": [d.name for d in tf.config.list_logical_devices()],
+        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "mixed_precision_policy": keras.mixed_precision.global_policy().name,
+    }
+
+
+def _set_precision(policy: str) -> str:
+    import tensorflow as tf
+
+    if policy == "auto":
+        policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int):
+    if cfg.schedule in ("cosine", "cosine_restarts"):
+        lr = WarmupCosine(lr, steps_per_epoch * epochs, steps_per_epoch * cfg.warmup_epochs,
+                          restarts=cfg.schedule == "cosine_restarts",
+                          first_period=steps_per_epoch * max(1, (epochs - cfg.warmup_epochs) // 3))
+    elif cfg.schedule != "plateau":
+        raise ValueError(f"schedule must be 'plateau', 'cosine' or 'cosine_restarts', got {cfg.schedule!r}")
+    if cfg.optimizer == "adam":
+        return keras.optimizers.Adam(lr)
+    if cfg.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay or 1e-4)
+    if cfg.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None)
+    raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {cfg.optimizer!r}")
+
+
+def _make_loss(cfg: TrainConfig, train_labels: np.ndarray, num_classes: int):
+    if cfg.loss == "categorical_crossentropy":
+        return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
+    from fer.losses import get_loss
+
+    return get_loss(cfg.loss, gamma=cfg.focal_gamma, label_smoothing=cfg.label_smoothing)
+
+
+def _set_trainable(model: keras.Model, trainable_layers: int) -> None:
+    """Unfreeze the last ``trainable_layers`` layers of a nested backbone (``-1`` = all), BatchNorm stays frozen."""
+    backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if not backbones:
+        return
+    backbone = backbones[0]
+    backbone.trainable = trainable_layers != 0
+    if trainable_layers > 0:
+        for layer in backbone.layers[:-trainable_layers]:
+            layer.trainable = False
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+
+
+def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.PathLike | None = None, *,
+          train_split: str = "train", val_split: str | None = "val", strategy=None, verbose: int | str = "auto",
+          workers: int = 1, **overrides) -> Run:
+    """Train ``config.model`` on ``ds`` and write a run folder.
+
+    Args:
+        ds: the dataset (see :mod:`fer.data`).
+        config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields (``train(ds, model="cbam_5cnn", epochs=5)``).
+        out_dir: the run folder; default ``results/runs/<model>-<timestamp>``. An existing folder with a
+            ``backup/`` checkpoint resumes the interrupted run (BackupAndRestore).
+        train_split, val_split: split names; when ``val_split`` is absent from ``ds`` training runs
+            without validation (a warning says so) and checkpoints follow the training loss.
+        strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy);
+            the model and optimizer are created in its scope.
+        verbose: Keras' progress display.
+        workers: PyDataset worker threads.
+
+    Returns:
+        A :class:`Run`.
+    """
+    cfg = replace(config or TrainConfig(), **overrides)
+    if cfg.keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    out = Path(out_dir) if out_dir else Path("results") / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out.mkdir(parents=True, exist_ok=True)
+    keras.utils.set_random_seed(cfg.seed)
+    if cfg.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+    policy = _set_precision(cfg.mixed_precision)
+    shape = cfg.resolved_shape()
+    has_val = val_split is not None and val_split in ds.splits()
+    if val_split is not None and not has_val:
+        print(f"[fer.train] split {val_split!r} is not in this dataset (present: {ds.splits()}); "
+              "training without validation, checkpoints follow the training loss.", file=sys.stderr)
+    augment = Augment(**cfg.augment) if isinstance(cfg.augment, dict) else bool(cfg.augment)
+    cw = balanced_class_weights(ds.subset(train_split).labels, ds.num_classes) if cfg.class_weighting else None
+    batch = cfg.batch_size * (strategy.num_replicas_in_sync if strategy is not None else 1)
+    train_seq = FERSequence(ds, train_split, shape, batch, augment=augment, mixup_alpha=cfg.mixup_alpha,
+                            class_weight=cw, seed=cfg.seed, workers=workers)
+    val_seq = FERSequence(ds, val_split, shape, 256, workers=workers) if has_val else None
+
+    _write_json(out / "config.json", {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
+                                      "train_split": train_split, "val_split": val_split if has_val else None,
+                                      "num_classes": ds.num_classes, "classes": list(ds.classes),
+                                      "command": " ".join(sys.argv), "precision": policy})
+    _write_json(out / "env.json", environment())
+
+    monitor = "val_accuracy" if has_val else "loss"
+    phases = cfg.phases or [Phase(cfg.epochs, cfg.resolved_lr(), -1)]
+    scope = strategy.scope() if strategy is not None else _null_scope()
+    with scope:
+        model = build(cfg.model, shape, ds.num_classes, **cfg.model_options)
+    history: dict[str, list] = {}
+    start_epoch = 0
+    t0 = time.time()
+    for p, phase in enumerate(phases):
+        end_epoch = start_epoch + phase.epochs
+        with scope:
+            if cfg.phases:
+                _set_trainable(model, phase.trainable_layers)
+            model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs),
+                          loss=_make_loss(cfg, ds.labels, ds.num_classes), metrics=["accuracy"])
+        callbacks = [
+            keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
+            keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor,
+                                            mode="max" if "acc" in monitor else "min", save_best_only=True),
+            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            keras.callbacks.TerminateOnNaN(),
+        ]
+        if cfg.schedule == "plateau" and cfg.reduce_lr_patience:
+            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
+                                                               patience=cfg.reduce_lr_patience, min_lr=1e-6))
+        if cfg.early_stopping:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping,
+                                                           mode="max" if "acc" in monitor else "min",
+                                                           restore_best_weights=False))
+        h = model.fit(train_seq, validation_data=val_seq, epochs=end_epoch, initial_epoch=start_epoch,
+                      callbacks=callbacks, verbose=verbose)
+        for k, v in h.history.items():
+            history.setdefault(k, []).extend(float(x) for x in v)
+        start_epoch = end_epoch
+    wall = time.time() - t0
+    history["wall_seconds"] = wall
+    _write_json(out / "history.json", history)
+    final = _to_float32(model, cfg, shape, ds.num_classes)
+    _attach_classes(final, ds.classes)
+    _save_model(final, out / "final.keras")
+    if cfg.keep == "last" or not (out / "best.keras").exists():
+        shutil.copyfile(out / "final.keras", out / "model.keras")
+    else:
+        best = keras.saving.load_model(out / "best.keras", compile=False)
+        best = _to_float32(best, cfg, shape, ds.num_classes)
+        _attach_classes(best, ds.classes)
+        _save_model(best, out / "model.keras")
+    keras.mixed_precision.set_global_policy("float32")
+    run = Run(final, history, out, cfg)
+    run.metrics = evaluate_run(out, ds, tta=cfg.tta)
+    return run
+
+
+def evaluate_run(out: Path, ds: Dataset, tta: bool = False) -> dict:
+    """Evaluate ``out/model.keras`` on every evaluation split of ``ds``; write metrics and plots into the run folder."""
+    from fer.evaluate import evaluate, load_model, write_metrics
+    from fer.plots import plot_confusion_matrix, plot_history, plot_per_class_f1, save_figure
+
+    model = load_model(out / "model.keras")
+    results = {}
+    for split in [s for s in ("val", "test") if s in ds.splits()]:
+        for use_tta in ([False, True] if tta else [False]):
+            m = evaluate(model, ds, split=split, tta=use_tta)
+            tag = f"{split}_tta" if use_tta else split
+            write_metrics(m, out / f"metrics_{tag}.json")
+            results[tag] = m
+            save_figure(plot_confusion_matrix(m), out / "plots" / f"confusion_{tag}.png")
+            save_figure(plot_per_class_f1(m), out / "plots" / f"per_class_f1_{tag}.png")
+    if (out / "history.csv").exists():
+        save_figure(plot_history(out / "history.csv"), out / "plots" / "history.png")
+    return results
+
+
+def _to_float32(model: keras.Model, cfg: TrainConfig, shape, num_classes: int) -> keras.Model:
+    """Rebuild ``model`` uncompiled with float32 layers and copy its weights.
+
+    The saved file then carries no optimizer state (smaller) and runs in float32 everywhere (TFLite friendly).
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        clean = build(cfg.model, shape, num_classes, **cfg.model_options)
+        clean.set_weights(model.get_weights())
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    return clean
+
+
+def _attach_classes(model: keras.Model, classes) -> None:
+    try:
+        from fer.inference import attach_class_names
+    except ImportError:
+        return
+    attach_class_names(model, list(classes))
+
+
+def _save_model(model: keras.Model, path: Path) -> None:
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    data = {**data, "written": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o)}")
+
+
+class _null_scope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
