@@ -1,0 +1,93 @@
+"""Transfer-learning plumbing shared by the ImageNet-backbone builders (EfficientNet, ResNet50).
+
+The backbones are built on the model's own stem tensor (``input_tensor=`` of ``keras.applications``),
+so the final model is one flat functional graph: every backbone layer is a top-level layer with its
+``keras.applications`` name (``top_conv``, ``conv5_block3_out`` ...), which Grad-CAM and
+``model.get_layer`` can reach directly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+from keras import layers
+
+
+def split_weights(weights: str | os.PathLike | None) -> tuple[str | None, str | os.PathLike | None]:
+    """Split a builder's ``weights`` argument into (``keras.applications`` weights, local file).
+
+    ``None`` and ``"imagenet"`` go to ``keras.applications``; anything else is a local weights file
+    of the whole model, loaded afterwards with :func:`fer.models.blocks.load_weights_file`.
+    """
+    if weights is None or (isinstance(weights, str) and weights == "imagenet"):
+        return weights, None
+    return None, weights
+
+
+def backbone_layers(inputs, stem_output, backbone_output, exclude: tuple[type, ...] = ()) -> list[layers.Layer]:
+    """The layers between ``stem_output`` and ``backbone_output`` in topological order.
+
+    Args:
+        inputs: the model's ``keras.Input``.
+        stem_output: the tensor the backbone was built on (its layers are not backbone layers).
+        backbone_output: the backbone's last tensor.
+        exclude: layer types that are not part of the backbone (e.g. added attention blocks).
+    """
+    stem = {id(layer) for layer in keras.Model(inputs, stem_output).layers}
+    return [layer for layer in keras.Model(inputs, backbone_output).layers
+            if id(layer) not in stem and not isinstance(layer, exclude)]
+
+
+def set_trainable_layers(backbone: list[layers.Layer], trainable_layers: int | None) -> None:
+    """Freeze a backbone except its last ``trainable_layers`` layers; BatchNorm layers stay frozen.
+
+    Args:
+        backbone: the backbone layers in order (see :func:`backbone_layers`).
+        trainable_layers: ``None`` leaves every layer trainable (training from scratch or full
+            fine-tuning); ``0`` freezes the whole backbone; ``N`` unfreezes the last ``N`` layers
+            (counted over all layers, weightless ones included, as ``base.layers[-N:]`` does) except
+            BatchNormalization layers, which stay frozen and so run in inference mode.
+
+    Raises:
+        ValueError: ``trainable_layers`` is not ``None`` or a non-negative integer.
+    """
+    if trainable_layers is None:
+        return
+    if isinstance(trainable_layers, bool) or not isinstance(trainable_layers, int) or trainable_layers < 0:
+        raise ValueError(f"trainable_layers must be None or an integer >= 0, got {trainable_layers!r}")
+    for layer in backbone:
+        layer.trainable = False
+    if trainable_layers:
+        for layer in backbone[-trainable_layers:]:
+            if not isinstance(layer, layers.BatchNormalization):
+                layer.trainable = True
+
+
+def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
+    """Copy the weights of every weighted layer of ``source`` into the same-named layer of ``target``.
+
+    Used to put ``keras.applications`` ImageNet weights into a rebuilt graph with the same layer names.
+
+    Returns:
+        The number of layers copied.
+
+    Raises:
+        ValueError: a weighted source layer is missing in ``target`` or has other weight shapes.
+    """
+    copied = 0
+    for layer in source.layers:
+        values = layer.get_weights()
+        if not values:
+            continue
+        try:
+            dest = target.get_layer(layer.name)
+        except ValueError as err:
+            raise ValueError(f"layer {layer.name!r} of {source.name!r} has no counterpart in {target.name!r}") from err
+        shapes = [tuple(w.shape) for w in dest.weights]
+        if shapes != [v.shape for v in values]:
+            raise ValueError(f"layer {layer.name!r}: weight shapes {shapes} in {target.name!r} differ from "
+                             f"{[v.shape for v in values]} in {source.name!r}")
+        dest.set_weights(values)
+        copied += 1
+    return copied
