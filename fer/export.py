@@ -1,0 +1,361 @@
+"""Export a trained ``.keras`` model for deployment: TFLite (float32, float16, dynamic-range or int8) and ONNX.
+
+``python -m fer export MODEL --format tflite [--quantize float16|dynamic|int8 --calibration DATA]``
+
+* The exported model has the same interface as the Keras model: ``float32`` pixels in ``[0, 255]``
+  of shape ``N x H x W x C`` in, ``float32`` probabilities out (int8 models quantize inside and keep
+  float input/output), with a dynamic batch dimension.
+* The class names travel inside the file: TFLite stores a JSON document in the flatbuffer's
+  ``metadata`` table under the name ``"fer_metadata"``; ONNX stores the same JSON in the model's
+  ``metadata_props`` under the key ``"fer_metadata"``. The JSON is
+  ``{"classes": [...], "input_shape": [H, W, C], "quantize": ..., "source": ..., "fer_version": ...}``.
+  :func:`read_metadata` reads it back (and, for files exported elsewhere, a sidecar
+  ``<file>.json`` holding the same document). :func:`fer.inference.load_classifier` loads every format.
+* int8 calibration needs representative faces: ``--calibration`` takes a ``fer2013.csv(.gz)``, an
+  image-folder tree or ``synthetic`` (read by :func:`fer.data.sources.load_dataset`); 300 training
+  faces are drawn by default.
+* ONNX goes through ``tf2onnx`` (Keras' ``model.export(format="onnx")``), an optional dependency
+  (``pip install tf2onnx onnxruntime``, the ``export`` extra); it works with TensorFlow 2.21.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+#: The name of the metadata entry (TFLite) / key (ONNX) holding the class names.
+METADATA_KEY = "fer_metadata"
+#: Accepted ``quantize`` values for TFLite.
+QUANTIZE = (None, "float16", "dynamic", "int8")
+FORMATS = ("tflite", "onnx")
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def tflite_metadata_bytes(tflite: bytes, metadata: dict) -> bytes:
+    """Return ``tflite`` (a flatbuffer) with ``metadata`` stored as JSON under :data:`METADATA_KEY`."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    payload = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
+    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
+    buffer = schema.BufferT()
+    buffer.data = payload
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_KEY
+    entry.buffer = len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _name(name) -> str:
+    return name.decode("utf-8") if isinstance(name, bytes) else str(name)
+
+
+def _read_tflite_metadata(data: bytes) -> dict | None:
+    try:
+        from tensorflow.lite.python import schema_py_generated as schema
+    except ImportError:  # a LiteRT-only deployment: fall back to the sidecar file
+        return None
+    model = schema.Model.GetRootAsModel(data, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if _name(entry.Name()) == METADATA_KEY:
+            raw = model.Buffers(entry.Buffer()).DataAsNumpy()
+            if isinstance(raw, np.ndarray) and raw.size:
+                return json.loads(raw.tobytes().decode("utf-8"))
+    return None
+
+
+def read_metadata(path: str | os.PathLike) -> dict:
+    """The ``fer_metadata`` document of an exported ``.tflite`` or ``.onnx`` file (``{}`` when absent).
+
+    Looks inside the file first, then at a sidecar ``<file>.json`` (e.g. ``model.tflite.json``).
+    """
+    path = Path(path)
+    found = None
+    if path.suffix == ".tflite":
+        found = _read_tflite_metadata(path.read_bytes())
+    elif path.suffix == ".onnx":
+        try:
+            import onnx
+
+            props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
+            found = json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
+        except ImportError:
+            found = None
+    sidecar = path.with_name(path.name + ".json")
+    if found is None and sidecar.is_file():
+        found = json.loads(sidecar.read_text())
+    return found or {}
+
+
+def _metadata(model, quantize: str | None, source: str) -> dict:
+    import fer
+    from fer.class_names import class_names
+    from fer.preprocess import model_input_shape
+
+    return {
+        "classes": list(class_names(model)),
+        "input_shape": [d if d is None else int(d) for d in model_input_shape(model)],
+        "quantize": quantize,
+        "source": source,
+        "model_name": model.name,
+        "fer_version": fer.__version__,
+    }
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def calibration_images(data, n: int = 300, seed: int = 0) -> np.ndarray:
+    """Up to ``n`` representative faces for int8 calibration (training split preferred).
+
+    Args:
+        data: an ``N x H x W[ x C]`` array, a :class:`fer.data.Dataset`, or a path / ``"synthetic"``
+            for :func:`fer.data.sources.load_dataset` (fer2013.csv(.gz), image-folder tree).
+        n: how many faces to draw (without replacement, seeded).
+    """
+    if isinstance(data, (str, os.PathLike)):
+        from fer.data.sources import load_dataset
+
+        data = load_dataset(data)
+    images = getattr(data, "images", data)
+    if hasattr(data, "split") and "train" in set(np.asarray(data.split).tolist()):
+        images = images[np.asarray(data.split) == "train"]
+    images = np.asarray(images)
+    if images.ndim not in (3, 4) or len(images) == 0:
+        raise ValueError(f"calibration data must be a non-empty batch of images, got shape {images.shape}")
+    if len(images) > n:
+        images = images[np.sort(np.random.default_rng(seed).choice(len(images), n, replace=False))]
+    return images
+
+
+def _representative(images: np.ndarray, input_shape) -> Iterator[list[np.ndarray]]:
+    from fer.preprocess import fit_to_model
+
+    x = fit_to_model(images, input_shape)
+    for i in range(len(x)):
+        yield [x[i:i + 1]]
+
+
+# --------------------------------------------------------------------------- exporters
+
+
+def _load(model):
+    if isinstance(model, (str, os.PathLike)):
+        from fer.inference import load_keras_model
+
+        return load_keras_model(model), str(model)
+    return model, model.name
+
+
+def _default_out(source: str, suffix: str, quantize: str | None) -> Path:
+    base = Path(source)
+    stem = base.name[: -len(base.suffix)] if base.suffix else base.name
+    tag = f"_{quantize}" if quantize else ""
+    return base.with_name(f"{stem}{tag}{suffix}")
+
+
+def export_tflite(model, out_path: str | os.PathLike | None = None, quantize: str | None = None,
+                  calibration=None, *, calibration_samples: int = 300, seed: int = 0) -> Path:
+    """Convert a Keras model to a TFLite flatbuffer with its class names embedded.
+
+    Args:
+        model: a ``.keras`` path or a ``keras.Model``.
+        out_path: the ``.tflite`` to write; default ``<model stem>[_<quantize>].tflite`` next to the model.
+        quantize: ``None`` (float32), ``"float16"`` (float16 weights), ``"dynamic"`` (int8 weights,
+            float activations) or ``"int8"`` (int8 weights and activations, float input/output;
+            needs ``calibration``).
+        calibration: faces for int8 calibration, see :func:`calibration_images`.
+        calibration_samples: how many calibration faces to use.
+        seed: seed of the calibration draw.
+
+    Returns:
+        The written path (written to a temporary name, then renamed).
+
+    Raises:
+        ValueError: unknown ``quantize``, ``int8`` without calibration data, or a bad ``out_path``.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZE:
+        raise ValueError(f"quantize={quantize!r} is not supported; use one of {QUANTIZE}")
+    if quantize == "int8" and calibration is None:
+        raise ValueError("int8 quantization needs calibration faces: pass calibration= (or --calibration DATA: "
+                         "a fer2013.csv(.gz), an image-folder tree or 'synthetic')")
+    keras_model, source = _load(model)
+    out = Path(out_path) if out_path is not None else _default_out(source, ".tflite", quantize)
+    if out.suffix != ".tflite":
+        raise ValueError(f"output {str(out)!r} must end with .tflite")
+    options: dict = {}
+    if quantize == "float16":
+        options = {"optimizations": [tf.lite.Optimize.DEFAULT], "target_spec": {"supported_types": [tf.float16]}}
+    elif quantize == "dynamic":
+        options = {"optimizations": [tf.lite.Optimize.DEFAULT]}
+    elif quantize == "int8":
+        images = calibration_images(calibration, calibration_samples, seed)
+        shape = keras_model.input_shape
+        options = {
+            "optimizations": [tf.lite.Optimize.DEFAULT],
+            "representative_dataset": lambda: _representative(images, shape),
+            "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
+        }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.tflite")
+    try:
+        keras_model.export(str(tmp), format="litert", verbose=False, **options)
+        data = tflite_metadata_bytes(tmp.read_bytes(), _metadata(keras_model, quantize, Path(source).name))
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def export_onnx(model, out_path: str | os.PathLike | None = None, *, opset: int | None = None) -> Path:
+    """Convert a Keras model to ONNX (via ``tf2onnx``) with its class names in ``metadata_props``.
+
+    Raises:
+        ImportError: when ``tf2onnx`` / ``onnx`` are not installed (with the pip command).
+    """
+    try:
+        import onnx
+        import tf2onnx  # noqa: F401
+    except ImportError as err:
+        raise ImportError(f"ONNX export needs tf2onnx and onnx ({err}); install them with "
+                          "`pip install tf2onnx onnxruntime` (or `pip install -e .[export]`)") from err
+    keras_model, source = _load(model)
+    out = Path(out_path) if out_path is not None else _default_out(source, ".onnx", None)
+    if out.suffix != ".onnx":
+        raise ValueError(f"output {str(out)!r} must end with .onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.onnx")
+    try:
+        keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=opset)
+        proto = onnx.load(str(tmp))
+        entry = proto.metadata_props.add()
+        entry.key = METADATA_KEY
+        entry.value = json.dumps(_metadata(keras_model, None, Path(source).name))
+        onnx.save(proto, str(tmp))
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return out
+
+
+def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    """Compare two classifiers (paths or :class:`fer.inference.Classifier`) on the same faces.
+
+    Args:
+        reference, exported: e.g. the ``.keras`` model and its ``.tflite`` export.
+        images: ``N x H x W[ x C]`` RGB/gray faces (dataset convention).
+        labels: true class indices; when given, both accuracies are reported.
+
+    Returns:
+        ``{"n", "max_abs_prob_diff", "mean_abs_prob_diff", "agreement"[, "accuracy_reference",
+        "accuracy_exported"]}``.
+    """
+    from fer.inference import Classifier, load_classifier
+
+    ref = reference if isinstance(reference, Classifier) else load_classifier(reference)
+    exp = exported if isinstance(exported, Classifier) else load_classifier(exported)
+    p_ref = ref.predict(images, channel_order="rgb")
+    p_exp = exp.predict(images, channel_order="rgb")
+    diff = np.abs(p_ref - p_exp)
+    out = {
+        "n": int(len(images)),
+        "max_abs_prob_diff": float(diff.max()) if diff.size else 0.0,
+        "mean_abs_prob_diff": float(diff.mean()) if diff.size else 0.0,
+        "agreement": float(np.mean(p_ref.argmax(1) == p_exp.argmax(1))) if len(images) else 1.0,
+    }
+    if labels is not None:
+        labels = np.asarray(labels)
+        out["accuracy_reference"] = float(np.mean(p_ref.argmax(1) == labels))
+        out["accuracy_exported"] = float(np.mean(p_exp.argmax(1) == labels))
+    return out
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_export_parser(subparsers) -> argparse.ArgumentParser:
+    """Register ``export``: ``python -m fer export MODEL --format tflite [--quantize ...]``."""
+    p = subparsers.add_parser(
+        "export", help="export a .keras model to TFLite or ONNX",
+        description="Export a trained .keras model to TFLite (optionally quantized) or ONNX. The class names "
+                    "are embedded in the exported file; `python -m fer predict --model FILE` loads it.",
+    )
+    p.add_argument("model", help="the .keras model file")
+    p.add_argument("--format", choices=FORMATS, default="tflite", help="output format (default: tflite)")
+    p.add_argument("--quantize", choices=[q for q in QUANTIZE if q], default=None,
+                   help="TFLite quantization (int8 needs --calibration)")
+    p.add_argument("--calibration", metavar="DATA", default=None,
+                   help="int8 calibration faces: a fer2013.csv(.gz), an image-folder tree or 'synthetic'")
+    p.add_argument("--calibration-samples", type=int, default=300, metavar="N",
+                   help="calibration faces to draw (default: 300)")
+    p.add_argument("--compare", metavar="DATA", default=None,
+                   help="after exporting, compare accuracy of the export and the Keras model on DATA's test "
+                        "(else val, else all) faces")
+    p.add_argument("--compare-samples", type=int, default=2000, metavar="N",
+                   help="faces used by --compare (default: 2000)")
+    p.add_argument("--out", "-o", default=None, help="output file (default: next to MODEL)")
+    p.set_defaults(func=run_export)
+    return p
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """The ``export`` subcommand; returns the exit code (errors go to stderr, without a traceback)."""
+    from fer.inference import cli_errors
+
+    with cli_errors("export") as status:
+        if args.format == "onnx" and args.quantize:
+            raise ValueError("--quantize applies to --format tflite only")
+        if args.quantize == "int8" and not args.calibration:
+            raise ValueError("--quantize int8 needs --calibration DATA (a fer2013.csv(.gz), an image-folder "
+                             "tree or 'synthetic')")
+        from fer.inference import load_keras_model
+
+        model = load_keras_model(args.model)
+        if args.format == "tflite":
+            out = export_tflite(model, args.out or _default_out(args.model, ".tflite", args.quantize),
+                                args.quantize, args.calibration, calibration_samples=args.calibration_samples)
+        else:
+            out = export_onnx(model, args.out or _default_out(args.model, ".onnx", None))
+        meta = read_metadata(out)
+        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, classes {meta.get('classes')})")
+        if args.compare:
+            print(json.dumps(_compare_on(args.model, out, args.compare, args.compare_samples), indent=2))
+        status.code = 0
+    return status.code
+
+
+def _compare_on(model_path, exported: Path, spec: str, n: int) -> dict:
+    from fer.data.sources import load_dataset
+
+    ds = load_dataset(spec)
+    splits = set(np.asarray(ds.split).tolist())
+    split = next((s for s in ("test", "val") if s in splits), None)
+    if split is not None:
+        ds = ds.subset(split)
+    idx = np.arange(len(ds.images))
+    if len(idx) > n:
+        idx = np.sort(np.random.default_rng(0).choice(len(idx), n, replace=False))
+    result = compare(model_path, exported, ds.images[idx], ds.labels[idx])
+    return {"data": str(spec), "split": split or "all", **result}
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m fer export` is the entry point
+    parser = argparse.ArgumentParser(prog="python -m fer.export")
+    add_export_parser(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["export", *sys.argv[1:]])
+    sys.exit(ns.func(ns))
