@@ -266,6 +266,8 @@ def attention_maps(model: keras.Model, images, batch_size: int = 32,
     Raises:
         ValueError: the model has no top-level attention layer, or ``images`` has the wrong rank.
     """
+    if len(model.inputs) != 1:
+        raise ValueError(f"attention_maps needs a single-input model; {model.name!r} has {len(model.inputs)} inputs")
     images = np.asarray(images)
     expected_rank = len(model.inputs[0].shape)
     if images.ndim == expected_rank - 1:
@@ -282,6 +284,7 @@ def attention_maps(model: keras.Model, images, batch_size: int = 32,
     if not outputs:
         names = ", ".join(cls.__name__ for cls in ATTENTION_LAYERS)
         raise ValueError(f"model {model.name!r} has no attention layer ({names}) at its top level")
-    probe = keras.Model(model.inputs, outputs, name=f"{model.name}_attention_maps")
-    maps = probe.predict(images.astype("float32"), batch_size=batch_size, verbose=0)
-    return {name: np.asarray(maps[name], dtype="float32") for name in outputs}
+    probe = keras.Model(model.inputs[0], outputs, name=f"{model.name}_attention_maps")
+    images = images.astype("float32")
+    chunks = [probe(images[i:i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+    return {name: np.concatenate([np.asarray(c[name], dtype="float32") for c in chunks]) for name in outputs}
