@@ -253,13 +253,17 @@ def export_onnx(model, out_path: str | os.PathLike | None = None, *, opset: int 
     return out
 
 
-def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None = None) -> dict:
+def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None = None,
+            label_classes=None) -> dict:
     """Compare two classifiers (paths or :class:`fer.inference.Classifier`) on the same faces.
 
     Args:
         reference, exported: e.g. the ``.keras`` model and its ``.tflite`` export.
         images: ``N x H x W[ x C]`` RGB/gray faces (dataset convention).
         labels: true class indices; when given, both accuracies are reported.
+        label_classes: the names ``labels`` index (e.g. ``dataset.classes``); default the
+            reference's classes. Labels are matched to each model's classes by name; faces whose
+            class the model does not have are left out of the accuracy.
 
     Returns:
         ``{"n", "max_abs_prob_diff", "mean_abs_prob_diff", "agreement"[, "accuracy_reference",
@@ -279,9 +283,12 @@ def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None =
         "agreement": float(np.mean(p_ref.argmax(1) == p_exp.argmax(1))) if len(images) else 1.0,
     }
     if labels is not None:
-        labels = np.asarray(labels)
-        out["accuracy_reference"] = float(np.mean(p_ref.argmax(1) == labels))
-        out["accuracy_exported"] = float(np.mean(p_exp.argmax(1) == labels))
+        names = np.asarray(label_classes if label_classes is not None else ref.classes, dtype=object)
+        truth = names[np.asarray(labels, dtype=int)]
+        for key, clf, p in (("reference", ref, p_ref), ("exported", exp, p_exp)):
+            known = np.isin(truth, clf.classes)
+            predicted = np.asarray(clf.classes, dtype=object)[p.argmax(1)]
+            out[f"accuracy_{key}"] = float(np.mean(predicted[known] == truth[known])) if known.any() else float("nan")
     return out
 
 
@@ -350,7 +357,7 @@ def _compare_on(model_path, exported: Path, spec: str, n: int) -> dict:
     idx = np.arange(len(ds.images))
     if len(idx) > n:
         idx = np.sort(np.random.default_rng(0).choice(len(idx), n, replace=False))
-    result = compare(model_path, exported, ds.images[idx], ds.labels[idx])
+    result = compare(model_path, exported, ds.images[idx], ds.labels[idx], label_classes=ds.classes)
     return {"data": str(spec), "split": split or "all", **result}
 
 
