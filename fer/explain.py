@@ -106,7 +106,8 @@ def grad_cam(model: keras.Model, images: np.ndarray, class_index: int | Sequence
     feature = _outer_output(model, layer)
     if len(feature.shape) != 4:
         raise ValueError(f"layer {name!r} outputs shape {feature.shape}; Grad-CAM needs a N x h x w x C map")
-    cam_model = keras.Model(model.inputs, [feature, _score_tensor(model)])
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    cam_model = keras.Model(inputs, [feature, _score_tensor(model)])
 
     if class_index is None:
         targets = None

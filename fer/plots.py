@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 import matplotlib
+import matplotlib.ticker
 
 import matplotlib.pyplot as plt  # noqa: E402  (figures are pyplot-managed so notebooks show them inline)
 import numpy as np
@@ -381,10 +382,9 @@ _COMPARISON_KEYS = {
 def _comparison_frame(runs) -> pd.DataFrame:
     frame = runs.copy() if isinstance(runs, pd.DataFrame) else pd.DataFrame(list(runs))
     for target, keys in _COMPARISON_KEYS.items():
-        if target not in frame:
-            found = next((k for k in keys if k in frame), None)
-            if found is not None:
-                frame[target] = frame[found]
+        for key in keys:  # rows may name the same field differently ("name" here, "model" there)
+            if key in frame and key != target:
+                frame[target] = frame[target].combine_first(frame[key]) if target in frame else frame[key]
     missing = [k for k in ("name", "accuracy") if k not in frame]
     if missing or frame.empty:
         raise ValueError(f"plot_comparison needs rows with at least 'name' and 'accuracy'; missing {missing}, "
@@ -404,7 +404,7 @@ def plot_comparison(runs, title: str | None = None) -> Figure:
         A figure with one axes (bars), or two when ``images_per_s`` is known for some run (the
         second plots accuracy against images/s on a log scale, marker area ∝ parameters).
     """
-    frame = _comparison_frame(runs).sort_values("accuracy", ascending=True)
+    frame = _comparison_frame(runs).sort_values("accuracy", ascending=False)
     scores = [c for c in ("accuracy", "macro_f1") if c in frame]
     speed = "images_per_s" in frame and frame["images_per_s"].notna().any()
     n = len(frame)
@@ -434,6 +434,8 @@ def plot_comparison(runs, title: str | None = None) -> Figure:
             ax2.annotate(label, (row["images_per_s"], row["accuracy"]), fontsize=7,
                          xytext=(4, 4), textcoords="offset points")
         ax2.set_xscale("log")
+        ax2.margins(x=0.25, y=0.15)
+        ax2.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax2.set_xlabel("images / s")
         ax2.set_ylabel("accuracy")
         ax2.set_title("accuracy vs speed (marker area ∝ parameters)")
@@ -448,7 +450,10 @@ def plot_comparison(runs, title: str | None = None) -> Figure:
 
 
 def _overlay(ax, face: np.ndarray, heat: np.ndarray, alpha: float) -> None:
-    """Face in gray/RGB with ``heat`` (same H x W, [0, 1]) on top in the jet colour map."""
+    """Face in gray with ``heat`` (same H x W, [0, 1]) on top in the jet colour map."""
+    face = np.asarray(face, dtype=np.float32)
+    if face.ndim == 3 and face.shape[-1] == 3:
+        face = face @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     _show_face(ax, face)
     ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
 
@@ -510,7 +515,8 @@ def plot_attention(model, images: np.ndarray, alpha: float = 0.5) -> Figure:
     (:func:`fer.preprocess.fit_to_model`).
 
     Layout: one row per face with the face and, for each spatial map (bilinearly upsampled to the
-    face), an overlay; then one heat strip per channel map (rows = faces, columns = channels).
+    face and stretched to its own min–max, which is printed under it), an overlay; then one heat
+    strip per channel map (rows = faces, columns = channels, colour scale 0–1).
 
     Returns:
         A figure with ``N * (1 + S) + Ch`` axes for N faces, S spatial and Ch channel maps.
@@ -536,8 +542,10 @@ def plot_attention(model, images: np.ndarray, alpha: float = 0.5) -> Figure:
             ax.set_title("face", fontsize=8)
         for j, (name, amap) in enumerate(spatial.items(), start=1):
             up = cv2.resize(amap[i].astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+            lo, hi = float(up.min()), float(up.max())
             ax = fig.add_subplot(grid[i, j])
-            _overlay(ax, faces[i], up, alpha)
+            _overlay(ax, faces[i], (up - lo) / (hi - lo) if hi > lo else np.zeros_like(up), alpha)
+            ax.set_xlabel(f"{lo:.2f}–{hi:.2f}", fontsize=6, labelpad=1)
             if i == 0:
                 ax.set_title(f"{name}\n{amap.shape[1]}x{amap.shape[2]}", fontsize=7)
     for k, (name, cmap) in enumerate(channel.items()):
