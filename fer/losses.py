@@ -102,6 +102,7 @@ class ArcFace(layers.Layer):
         m: additive angular margin in radians.
         easy_margin: use the ``cos θ > 0`` rule instead of the threshold fallback.
         kernel_initializer / kernel_regularizer: for ``W``.
+        **kwargs: ``Layer`` arguments; ``dtype`` defaults to ``"float32"`` (also under mixed precision).
 
     Inputs:
         ``embedding`` (``batch × dim``) or ``[embedding, labels]`` with one-hot (or soft, e.g. mixup)
@@ -116,6 +117,7 @@ class ArcFace(layers.Layer):
 
     def __init__(self, num_classes: int, s: float = 30.0, m: float = 0.5, easy_margin: bool = False,
                  kernel_initializer="glorot_uniform", kernel_regularizer=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")  # a numerically sensitive head: float32 under mixed precision too
         super().__init__(**kwargs)
         if int(num_classes) < 2:
             raise ValueError(f"ArcFace num_classes must be at least 2, got {num_classes}")
@@ -195,6 +197,8 @@ class CenterLoss(layers.Layer):
         normalize: compute loss and centres on L2-normalised embeddings. Use it next to
             :class:`ArcFace`: ArcFace ignores the embedding norm, so on raw embeddings the center loss
             could be lowered by shrinking every embedding toward zero.
+        **kwargs: ``Layer`` arguments; ``dtype`` defaults to ``"float32"`` (also under mixed precision),
+            so the returned embedding is float32.
 
     References:
         Wen et al., "A Discriminative Feature Learning Approach for Deep Face Recognition", ECCV 2016.
@@ -202,6 +206,7 @@ class CenterLoss(layers.Layer):
 
     def __init__(self, num_classes: int, weight: float = 0.01, alpha: float = 0.5, normalize: bool = False,
                  **kwargs):
+        kwargs.setdefault("dtype", "float32")  # centres and their update stay float32 under mixed precision
         super().__init__(**kwargs)
         if int(num_classes) < 1:
             raise ValueError(f"CenterLoss num_classes must be positive, got {num_classes}")
@@ -460,7 +465,7 @@ def build_arcface_model(backbone_embedding_model: keras.Model, num_classes: int 
             f"{[tuple(o.shape) for o in backbone_embedding_model.outputs]}; build it with embedding=True"
         )
     label = keras.Input(shape=(num_classes,), name="label", dtype="float32")
-    arcface = ArcFace(num_classes, s=s, m=m, easy_margin=easy_margin, name="arcface", dtype="float32")
+    arcface = ArcFace(num_classes, s=s, m=m, easy_margin=easy_margin, name="arcface")
 
     features = embedding
     if center_loss_weight:

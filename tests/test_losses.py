@@ -24,7 +24,11 @@ from fer.losses import (
     to_arcface_inputs,
 )
 
-RNG = np.random.default_rng(0)
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A fresh generator per test, so results do not depend on which tests ran before."""
+    return np.random.default_rng(0)
 
 
 def _softmax(z):
@@ -53,9 +57,9 @@ def _tiny_backbone(shape=(8, 8, 1), dim=16, name="tiny") -> keras.Model:
 
 @pytest.mark.parametrize("gamma,alpha,eps", [(2.0, None, 0.0), (1.5, [0.5, 1.0, 2.0, 1.5], 0.0), (2.0, None, 0.2),
                                              (0.5, [1.0, 0.2, 3.0, 1.0], 0.1)])
-def test_focal_loss_matches_numpy(gamma, alpha, eps):
-    logits = RNG.normal(size=(6, 4)).astype("float32") * 2
-    y = np.eye(4, dtype="float32")[RNG.integers(0, 4, 6)]
+def test_focal_loss_matches_numpy(gamma, alpha, eps, rng):
+    logits = rng.normal(size=(6, 4)).astype("float32") * 2
+    y = np.eye(4, dtype="float32")[rng.integers(0, 4, 6)]
     p = _softmax(logits.astype(np.float64))
     expected = _np_focal(y, p, gamma, alpha, eps)
     got_logits = float(FocalLoss(gamma, alpha, from_logits=True, label_smoothing=eps)(y, logits))
@@ -74,17 +78,17 @@ def test_focal_down_weights_easy_examples():
 
 
 @pytest.mark.parametrize("from_logits,eps", [(True, 0.0), (False, 0.0), (True, 0.1), (False, 0.15)])
-def test_focal_gamma0_is_categorical_crossentropy(from_logits, eps):
-    logits = RNG.normal(size=(8, 7)).astype("float32")
+def test_focal_gamma0_is_categorical_crossentropy(from_logits, eps, rng):
+    logits = rng.normal(size=(8, 7)).astype("float32")
     y_pred = logits if from_logits else _softmax(logits).astype("float32")
-    y = np.eye(7, dtype="float32")[RNG.integers(0, 7, 8)]
+    y = np.eye(7, dtype="float32")[rng.integers(0, 7, 8)]
     cce = keras.losses.CategoricalCrossentropy(from_logits=from_logits, label_smoothing=eps)
     focal = FocalLoss(gamma=0.0, alpha=None, from_logits=from_logits, label_smoothing=eps)
     np.testing.assert_allclose(float(focal(y, y_pred)), float(cce(y, y_pred)), rtol=1e-5)
 
 
-def test_focal_accepts_integer_labels_and_class_weight_dict():
-    logits = RNG.normal(size=(5, 3)).astype("float32")
+def test_focal_accepts_integer_labels_and_class_weight_dict(rng):
+    logits = rng.normal(size=(5, 3)).astype("float32")
     ids = np.array([0, 2, 1, 1, 0])
     alpha = {0: 1.0, 1: 2.0, 2: 3.0}
     a = FocalLoss(alpha=alpha, from_logits=True)
@@ -130,11 +134,11 @@ def _np_cos(x, w):
     return xn @ wn
 
 
-def test_arcface_true_class_logit_is_s_cos_theta_plus_m():
+def test_arcface_true_class_logit_is_s_cos_theta_plus_m(rng):
     s, m, k = 30.0, 0.5, 5
     layer = ArcFace(k, s=s, m=m)
-    x = RNG.normal(size=(6, 8)).astype("float32")
-    y_ids = RNG.integers(0, k, 6)
+    x = rng.normal(size=(6, 8)).astype("float32")
+    y_ids = rng.integers(0, k, 6)
     y = np.eye(k, dtype="float32")[y_ids]
     out = layer([x, y], training=True).numpy()
     cos = _np_cos(x, layer.kernel.numpy())
@@ -187,14 +191,14 @@ def test_arcface_rejects_bad_arguments():
 # ----------------------------------------------------------------------------------------- CenterLoss
 
 
-def test_center_loss_value_and_update_match_numpy():
+def test_center_loss_value_and_update_match_numpy(rng):
     k, dim, lam, alpha = 4, 3, 0.3, 0.5
     layer = CenterLoss(k, weight=lam, alpha=alpha)
-    x = RNG.normal(size=(7, dim)).astype("float32")
+    x = rng.normal(size=(7, dim)).astype("float32")
     ids = np.array([0, 0, 1, 2, 0, 1, 2])  # class 3 absent from the batch
     y = np.eye(k, dtype="float32")[ids]
     layer.build([(None, dim), (None, k)])
-    c0 = RNG.normal(size=(k, dim)).astype("float32")
+    c0 = rng.normal(size=(k, dim)).astype("float32")
     layer.centers.assign(c0)
 
     out = layer([x, y], training=True)
@@ -301,6 +305,25 @@ def test_build_arcface_model_without_center_loss_and_bad_backbone():
     fmap = keras.Model(inp, keras.layers.Conv2D(2, 3)(inp))
     with pytest.raises(ValueError, match="2-D embedding"):
         build_arcface_model(fmap, 3)
+
+
+def test_arcface_model_under_mixed_precision():
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        x, ids = _toy_images(n_per_class=4)
+        y = np.eye(3, dtype="float32")[ids]
+        train_model, predict_model = build_arcface_model(_tiny_backbone(name="mp"), 3)
+        assert train_model.get_layer("mp_embedding").compute_dtype == "float16"
+        centers_layer = train_model.get_layer("center_loss")
+        assert centers_layer.compute_dtype == "float32" and centers_layer.centers.dtype == "float32"
+        train_model.compile("adam", keras.losses.CategoricalCrossentropy(from_logits=True))
+        loss = train_model.fit({"image": x, "label": y}, y, epochs=1, verbose=0).history["loss"][0]
+        assert np.isfinite(loss) and np.abs(centers_layer.centers.numpy()).sum() > 0
+        probs = predict_model.predict(x, verbose=0)
+        assert probs.dtype == np.float32 and np.allclose(probs.sum(1), 1.0, atol=1e-5)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 _RELOAD_SCRIPT = textwrap.dedent("""
