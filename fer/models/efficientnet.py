@@ -18,11 +18,12 @@ from keras import layers, regularizers
 
 from fer.models.blocks import input_stem, load_weights_file
 from fer.models.registry import register
-from fer.models.transfer import backbone_layers, set_trainable_layers, split_weights
+from fer.models.transfer import backbone_layers, check_trainable_layers, set_trainable_layers, split_weights
 
 
 def _efficientnet(application: Callable[..., keras.Model], name: str, input_shape, weights,
                   trainable_layers: int | None, head: Callable) -> keras.Model:
+    check_trainable_layers(trainable_layers)
     app_weights, local_file = split_weights(weights)
     inputs, x = input_stem(input_shape, name=name, channels=3, scale=None)
     backbone = application(include_top=False, weights=app_weights, input_tensor=x,

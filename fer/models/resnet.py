@@ -22,7 +22,8 @@ from keras import layers
 from fer.layers import CBAM, CaffePreprocess
 from fer.models.blocks import input_stem, load_weights_file
 from fer.models.registry import register
-from fer.models.transfer import backbone_layers, copy_weights_by_name, set_trainable_layers, split_weights
+from fer.models.transfer import (backbone_layers, check_trainable_layers, copy_weights_by_name, set_trainable_layers,
+                                 split_weights)
 
 #: (stage name, bottleneck filters, blocks, first stride) of ResNet50, as in ``keras.applications``.
 RESNET50_STAGES: tuple[tuple[str, int, int, int], ...] = (
@@ -68,6 +69,7 @@ def build_resnet50(input_shape: tuple[int, int, int] = (224, 224, 3), num_classe
         He et al., "Deep Residual Learning for Image Recognition", CVPR 2016; backbone from
         ``keras.applications.ResNet50``.
     """
+    check_trainable_layers(trainable_layers)
     app_weights, local_file = split_weights(weights)
     inputs, x = _stem(input_shape, "resnet50")
     backbone = keras.applications.ResNet50(include_top=False, weights=app_weights, input_tensor=x,
@@ -132,6 +134,7 @@ def build_resnet50_cbam(input_shape: tuple[int, int, int] = (224, 224, 3), num_c
     known = [s[0] for s in RESNET50_STAGES]
     if any(stage not in known for stage in cbam_stages):
         raise ValueError(f"cbam_stages must be a subset of {known}, got {tuple(cbam_stages)}")
+    check_trainable_layers(trainable_layers)
     app_weights, local_file = split_weights(weights)
     inputs, stem = _stem(input_shape, "resnet50_cbam")
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name="conv1_pad")(stem)

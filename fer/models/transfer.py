@@ -19,9 +19,14 @@ def split_weights(weights: str | os.PathLike | None) -> tuple[str | None, str | 
 
     ``None`` and ``"imagenet"`` go to ``keras.applications``; anything else is a local weights file
     of the whole model, loaded afterwards with :func:`fer.models.blocks.load_weights_file`.
+
+    Raises:
+        FileNotFoundError: the local file does not exist (checked before the backbone is built).
     """
     if weights is None or (isinstance(weights, str) and weights == "imagenet"):
         return weights, None
+    if not os.path.isfile(weights):
+        raise FileNotFoundError(f"weights file {weights!r} not found; pass None, 'imagenet' or an existing file")
     return None, weights
 
 
@@ -39,6 +44,14 @@ def backbone_layers(inputs, stem_output, backbone_output, exclude: tuple[type, .
             if id(layer) not in stem and not isinstance(layer, exclude)]
 
 
+def check_trainable_layers(trainable_layers: int | None) -> None:
+    """Raise ``ValueError`` unless ``trainable_layers`` is ``None`` or an integer ``>= 0``."""
+    if trainable_layers is None:
+        return
+    if isinstance(trainable_layers, bool) or not isinstance(trainable_layers, int) or trainable_layers < 0:
+        raise ValueError(f"trainable_layers must be None or an integer >= 0, got {trainable_layers!r}")
+
+
 def set_trainable_layers(backbone: list[layers.Layer], trainable_layers: int | None) -> None:
     """Freeze a backbone except its last ``trainable_layers`` layers; BatchNorm layers stay frozen.
 
@@ -52,10 +65,9 @@ def set_trainable_layers(backbone: list[layers.Layer], trainable_layers: int | N
     Raises:
         ValueError: ``trainable_layers`` is not ``None`` or a non-negative integer.
     """
+    check_trainable_layers(trainable_layers)
     if trainable_layers is None:
         return
-    if isinstance(trainable_layers, bool) or not isinstance(trainable_layers, int) or trainable_layers < 0:
-        raise ValueError(f"trainable_layers must be None or an integer >= 0, got {trainable_layers!r}")
     for layer in backbone:
         layer.trainable = False
     if trainable_layers:

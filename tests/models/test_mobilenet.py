@@ -42,7 +42,8 @@ def test_embedding_contract(documented_params):
     assert embedder.output.shape == (None, 1024) and embedder.output.dtype == "float32"
     assert embedder.outputs[0] is embedder.get_layer("embedding").output
     assert classifier.count_params() - embedder.count_params() == 1024 * 7 + 7
-    assert build_mobilenet_cbam(embedding=True).count_params() == documented_params(build_mobilenet_cbam) - (1024 * 7 + 7)
+    head = 1024 * 7 + 7
+    assert build_mobilenet_cbam(embedding=True).count_params() == documented_params(build_mobilenet_cbam) - head
     copy_weights_by_name(embedder, classifier)
     images = np.random.default_rng(0).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
     pooled = keras.Model(classifier.input, classifier.get_layer("embedding").output)(images)
