@@ -240,6 +240,10 @@ def export_onnx(model, out_path: str | os.PathLike | None = None, *, opset: int 
         raise ValueError(f"output {str(out)!r} must end with .onnx")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.onnx")
+    from fer.preprocess import model_input_shape
+
+    # Keras' ONNX exporter wants a model that has been called once (a freshly loaded one has not).
+    keras_model(np.zeros((1, *model_input_shape(keras_model)), np.float32), training=False)
     try:
         keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=opset)
         proto = onnx.load(str(tmp))
