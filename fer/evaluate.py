@@ -97,7 +97,7 @@ def _register_custom_objects() -> None:
     """Import the modules whose classes are registered as ``fer>...`` serializables."""
     import importlib
 
-    for name in ("fer.layers", "fer.losses", "fer.models"):
+    for name in ("fer.class_names", "fer.layers", "fer.losses", "fer.models"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as err:
@@ -303,7 +303,8 @@ def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.
 
     Raises:
         ValueError: when the split is missing from the Dataset (naming the present splits), when
-            labels are missing/extra, or the model's output size differs from the number of classes.
+            labels are missing/extra, or the model's output size differs from the number of classes,
+            or the class names stored in the model (:mod:`fer.class_names`) differ from ``classes``.
     """
     extra: dict = {}
     if isinstance(ds_or_images, Dataset):
@@ -328,12 +329,29 @@ def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.
     if n_out != len(classes):
         raise ValueError(f"model {model.name!r} outputs {n_out} classes but the data has {len(classes)} "
                          f"{tuple(classes)}")
+    stored = _stored_classes(model)
+    if stored and tuple(stored) != tuple(classes):
+        raise ValueError(f"model {model.name!r} was trained on classes {tuple(stored)} but the data's classes are "
+                         f"{tuple(classes)}; map the labels to the model's order (or pass the right dataset)")
     proba = predict_proba(model, images, batch_size=batch_size, tta=tta)
     metrics = compute_metrics(labels, proba, classes, split=split)
     metrics["tta"] = _tta_mode(tta)
     metrics["model"] = model.name
     metrics.update(extra)
     return metrics
+
+
+def _stored_classes(model: keras.Model) -> tuple[str, ...] | None:
+    """Class names saved in the model by :func:`fer.class_names.attach_class_names`, if any."""
+    try:
+        from fer.class_names import output_layer
+    except ImportError:
+        return None
+    try:
+        names = getattr(output_layer(model), "classes", None)
+    except ValueError:
+        return None
+    return tuple(names) if names else None
 
 
 # --------------------------------------------------------------------------- writing

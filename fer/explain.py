@@ -5,13 +5,13 @@ Gradient-based Localization", ICCV 2017) weights each channel ``k`` of a late
 feature map ``A`` by the spatial mean of the class score's gradient,
 ``alpha_k = mean_ij d y_c / d A_k(i, j)``, and keeps the positive part of
 ``sum_k alpha_k A_k``. The class score ``y_c`` is the pre-softmax logit when the
-model ends in a softmax layer named ``"predictions"`` (the project convention),
-which avoids the saturation of the softmax gradients.
+model ends in a softmax layer (the project convention), else the model output;
+logits avoid the saturation of the softmax gradients.
 
 The feature map is by default the output of the last layer with a 4-D output
 (``N x h x w x C``, ``h, w > 1``) in the outer model; a nested backbone (a
-``keras.Model`` used as a layer, as the ImageNet builders do) counts as one
-layer, so its final feature map is used.
+``keras.Model`` used as a layer) counts as one layer, so its final feature map
+is used. Checked on every architecture of the zoo (``fer.models.available()``).
 """
 
 from __future__ import annotations
@@ -58,16 +58,16 @@ def find_last_conv_layer(model: keras.Model) -> str:
 
 
 def _score_tensor(model: keras.Model):
-    """The logits feeding the final softmax when there is one, else the model output."""
-    try:
-        last = model.get_layer("predictions")
-    except ValueError:
-        return model.output
-    activation = getattr(last, "activation", None)
-    if getattr(activation, "__name__", "") == "softmax":
+    """The logits feeding the final softmax (an ``Activation("softmax")`` or ``Softmax`` layer), else the output."""
+    outputs = model.outputs
+    last = getattr(outputs[0], "_keras_history", None) if len(outputs) == 1 else None
+    last = last.operation if last is not None else None
+    is_softmax = isinstance(last, keras.layers.Softmax) or (
+        isinstance(last, keras.layers.Activation) and getattr(last.activation, "__name__", "") == "softmax")
+    if is_softmax:
         for nodes in getattr(model, "_nodes_by_depth", {}).values():
             for node in nodes:
-                if node.operation is last:
+                if node.operation is last and len(node.input_tensors) == 1:
                     return node.input_tensors[0]
     return model.output
 

@@ -459,10 +459,11 @@ def _overlay(ax, face: np.ndarray, heat: np.ndarray, alpha: float) -> None:
 
 
 def _class_names(model, classes: Sequence[str] | None) -> list[str]:
-    n = model.output_shape[-1]
     if classes is not None:
         return list(classes)
-    return list(EMOTIONS) if n == len(EMOTIONS) else [str(i) for i in range(n)]
+    from fer.class_names import class_names
+
+    return list(class_names(model))  # stored in the model, else EMOTIONS for 7 outputs
 
 
 def plot_grad_cam(model, images: np.ndarray, class_index: int | Sequence[int] | None = None,
@@ -475,7 +476,8 @@ def plot_grad_cam(model, images: np.ndarray, class_index: int | Sequence[int] | 
         images: ``N x H x W x C`` ``uint8`` faces, any size.
         class_index: the class explained; ``None`` = each face's predicted class.
         layer_name: the feature-map layer (default: the last one).
-        classes: class names for the titles (default :data:`~fer.labels.EMOTIONS` for 7 outputs).
+        classes: class names for the titles (default: the names stored in the model, see
+            :mod:`fer.class_names`, else :data:`~fer.labels.EMOTIONS` for 7 outputs).
         alpha: opacity of the heatmap.
 
     Returns:

@@ -25,10 +25,10 @@ def brightness_model(shape=(48, 48, 3)) -> keras.Model:
     """
     inputs = keras.Input(shape)
     x = keras.layers.GlobalAveragePooling2D()(inputs)
-    x = keras.layers.Lambda(lambda t: keras.ops.mean(t, axis=-1, keepdims=True))(x)
     dense = keras.layers.Dense(3, name="logits")
     x = dense(x)
-    dense.set_weights([np.array([[-20.0, 0.0, 20.0]]) / 255.0, np.array([6.0, 0.0, -14.0])])
+    per_channel = np.repeat(np.array([[-20.0, 0.0, 20.0]]) / 255.0 / shape[-1], shape[-1], axis=0)
+    dense.set_weights([per_channel, np.array([6.0, 0.0, -14.0])])
     outputs = keras.layers.Activation("softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name="brightness")
 
@@ -240,6 +240,19 @@ def test_evaluate_arrays_and_argument_checks():
         evaluate(model, ds.images)
     with pytest.raises(ValueError, match="outputs 3 classes"):
         evaluate(model, ds.images, ds.labels)  # default classes: the 7 EMOTIONS
+
+
+def test_evaluate_checks_class_names_stored_in_the_model(tmp_path):
+    from fer.class_names import attach_class_names
+
+    ds = tiny_dataset()
+    model = attach_class_names(brightness_model((48, 48, 1)), CLASSES3)
+    assert evaluate(model, ds, split="val")["accuracy"] == pytest.approx(5 / 7)
+    swapped = attach_class_names(brightness_model((48, 48, 1)), CLASSES3[::-1])
+    path = tmp_path / "swapped.keras"
+    swapped.save(path)
+    with pytest.raises(ValueError, match="trained on classes"):
+        evaluate(load_model(path), ds, split="val")
 
 
 # --------------------------------------------------------------------------- load_model
