@@ -2,8 +2,12 @@
 
 Every ``plot_*`` function takes data (a :class:`~fer.data.Dataset`, a metrics dict from
 :func:`fer.evaluate.evaluate`, a history, a model) and returns a ``matplotlib`` ``Figure``;
-nothing is shown or written as a side effect. Notebooks display the returned figure inline;
-scripts call :func:`save_figure`, which writes the PNG atomically.
+nothing is written as a side effect. Scripts call :func:`save_figure`, which writes the PNG
+atomically (and closes the figure under a non-interactive backend).
+
+Figures are created through ``pyplot``, so a notebook cell shows every figure it creates (the
+inline backend displays them at the end of the cell). Write ``fig = plot_history(...)`` or end
+the line with ``;``: a figure that is also the cell's last value would be shown twice.
 """
 
 from __future__ import annotations
@@ -15,9 +19,8 @@ from pathlib import Path
 
 import cv2
 import matplotlib
+import matplotlib.pyplot as plt  # pyplot-managed figures, so notebooks show them inline
 import matplotlib.ticker
-
-import matplotlib.pyplot as plt  # noqa: E402  (figures are pyplot-managed so notebooks show them inline)
 import numpy as np
 import pandas as pd
 import seaborn as sns
