@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +42,9 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
         raise FileNotFoundError(f"{path}: no such file. Download fer2013.csv from Kaggle (see data/README.md).")
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError) as exc:
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: the file is empty. Expected the Kaggle fer2013.csv (header 'emotion,pixels,Usage').") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc}). Expected the Kaggle fer2013.csv.") from exc
     df.columns = [c.strip() for c in df.columns]
     missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
@@ -48,12 +53,16 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
             f"{path}: header {list(df.columns)} lacks column(s) {missing}; "
             "expected the Kaggle header 'emotion,pixels,Usage'."
         )
+    if len(df) == 0:
+        raise DataError(f"{path}: the file has a header but no rows. Expected one face per row.")
     report = SkipReport(str(path))
-    pixels = df["pixels"].str.strip()
-    n_values = pixels.str.count(" ") + 1
+    # Python's str methods are much faster here than pandas' regex-based .str accessors.
+    rows = [r.strip() for r in df["pixels"].tolist()]
+    n_values = np.array([r.count(" ") + 1 if r else 0 for r in rows])
     if size is None:
-        first = int(n_values.iloc[0]) if len(df) else 48 * 48
-        size = int(round(first ** 0.5))
+        # the most common pixel count, so one bad first row does not make every other row "bad"
+        counts, freq = np.unique(n_values, return_counts=True)
+        size = int(round(float(counts[freq.argmax()]) ** 0.5))
     bad = np.zeros(len(df), dtype=bool)
     reasons: dict[int, str] = {}
 
@@ -62,9 +71,25 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
             reasons[int(i)] = reason(int(i))
         bad[mask] = True
 
-    flag(~pixels.str.fullmatch(r"[0-9 ]*").to_numpy(), lambda i: "pixels contain non-numeric characters")
-    flag((n_values != size * size).to_numpy(),
-         lambda i: f"has {n_values.iloc[i]} pixel values, expected {size}x{size}={size * size}")
+    def flag_characters(mask: np.ndarray) -> None:
+        """Name rows (among ``mask``) with characters other than digits and single spaces (slow: only on demand).
+
+        The more specific reason replaces one already recorded (a wrong count caused by a stray character).
+        """
+        digits = re.compile(r"[0-9 ]*")
+        for i in np.flatnonzero(mask):
+            if digits.fullmatch(rows[i]) is None:
+                reasons[int(i)] = "pixels contain non-numeric characters"
+            elif "  " in rows[i]:
+                reasons[int(i)] = "pixel values are separated by more than one space"
+            else:
+                continue
+            bad[i] = True
+
+    flag(n_values != size * size,
+         lambda i: f"has {n_values[i]} pixel values, expected {size}x{size}={size * size}")
+    if bad.any():
+        flag_characters(bad.copy())  # name the real cause when a wrong count comes from a stray character
     emotion = pd.to_numeric(df["emotion"], errors="coerce")
     flag(~emotion.isin(range(len(EMOTIONS))).to_numpy(),
          lambda i: f"emotion {df['emotion'].iloc[i]!r} is not an integer 0..{len(EMOTIONS) - 1}")
@@ -74,6 +99,27 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
              lambda i: f"Usage {usage.iloc[i]!r} is not one of {list(USAGE_TO_SPLIT)}")
     else:
         usage = pd.Series(["Training"] * len(df))
+
+    def parse(keep: np.ndarray) -> np.ndarray:
+        if not keep.any():
+            return np.zeros(0, dtype=np.int32)
+        with warnings.catch_warnings():  # numpy warns when it stops at a non-numeric token
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return np.fromstring(" ".join([rows[i] for i in np.flatnonzero(keep)]), dtype=np.int32, sep=" ")
+
+    values = parse(~bad)
+    if values.size != int((~bad).sum()) * size * size:
+        # a row has the right number of spaces but a non-numeric token or a double space: find it
+        flag_characters(~bad)
+        values = parse(~bad)
+        if values.size != int((~bad).sum()) * size * size:
+            raise DataError(f"{path}: pixel values must be integers 0..255 separated by single spaces.")
+    values = values.reshape(-1, size * size)
+    parsed_rows = np.flatnonzero(~bad)
+    out_of_range = np.zeros(len(df), dtype=bool)
+    if len(values):
+        out_of_range[parsed_rows] = (values.min(axis=1) < 0) | (values.max(axis=1) > 255)
+    flag(out_of_range, lambda i: "has pixel values outside 0..255")
     if bad.any():
         for i in sorted(reasons):
             # +2: one for the header line, one because CSV lines count from 1
@@ -82,9 +128,10 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
                 raise DataError(f"{path}: {where} {reasons[i]}. Fix or remove that row, or pass on_error='skip'.")
             report.add(where, reasons[i])
     keep = ~bad
-    values = np.fromstring(" ".join(pixels[keep].tolist()), dtype=np.int32, sep=" ") if keep.any() else np.zeros(0)
-    if values.size != int(keep.sum()) * size * size or (values.size and values.max() > 255):
-        raise DataError(f"{path}: pixel values must be integers 0..255 separated by single spaces.")
+    values = values[keep[parsed_rows]]
+    if not keep.any():
+        raise DataError(f"{path}: every row was bad and skipped ({report.skipped[:3]} ...). "
+                        "Expected the Kaggle fer2013.csv format.")
     images = values.astype(np.uint8).reshape(-1, size, size, 1)
     index = np.flatnonzero(keep)
     report.warn()
@@ -95,7 +142,7 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
         source=np.full(len(index), "fer2013"),
         origin=index,
         classes=EMOTIONS,
-        meta={"name": path.name, "path": str(path), "skipped": report.skipped},
+        meta={"name": path.name, "path": str(path), "rows": len(df), "skipped": report.skipped},
     )
     return ds
 
