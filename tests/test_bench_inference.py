@@ -1,0 +1,38 @@
+"""fer.bench_inference: the benchmark runs end to end on a tiny model and reports every measurement."""
+
+from __future__ import annotations
+
+
+import keras
+import numpy as np
+from keras import layers
+
+from fer.bench_inference import benchmark, demo_frame, main
+from fer.inference import Classifier, detect_faces
+
+
+def _tiny() -> keras.Model:
+    inputs = keras.Input((48, 48, 1), name="image")
+    x = layers.Flatten()(layers.Rescaling(1 / 255.0)(inputs))
+    outputs = layers.Activation("softmax", dtype="float32", name="predictions")(layers.Dense(7)(x))
+    return keras.Model(inputs, outputs)
+
+
+def test_demo_frame_holds_one_face():
+    frame = demo_frame()
+    assert frame.shape == (480, 640, 3) and frame.dtype == np.uint8
+    assert len(detect_faces(frame)) == 1
+
+
+def test_benchmark_reports_positive_numbers():
+    results = benchmark(Classifier.from_keras(_tiny()), seconds=0.01)
+    expected = {"keras_batch256_faces_per_s", "keras_batch1_ms_per_face", "detect_640x480_ms", "pipeline_640x480_fps"}
+    assert set(results) == expected
+    assert all(np.isfinite(v) and v > 0 for v in results.values())
+
+
+def test_cli_needs_a_model(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    assert main(["--model", str(tmp_path / "none.keras"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "not found" in err and "--untrained" in err and not out.exists()
