@@ -130,6 +130,13 @@ def test_predict_accepts_batches_and_empty_input(gray_clf):
     assert gray_clf.predict_labels(batch[:2]) == [NAMES[i] for i in p[:2].argmax(1)]
 
 
+def test_keras_path_is_traced_once_for_every_batch_size():
+    clf = Classifier.from_keras(_model(1, seed=3), NAMES)
+    for n in (1, 7, 1, 300):
+        assert clf.predict(np.zeros((n, H, W), np.uint8)).shape == (n, 3)
+    assert clf._run._fn.experimental_get_tracing_count() == 1
+
+
 def test_predict_rejects_bad_faces(gray_clf):
     with pytest.raises(ValueError, match="face 1"):
         gray_clf.predict([np.zeros((8, 8), np.uint8), np.zeros((8, 8, 2), np.uint8)])
