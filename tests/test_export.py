@@ -116,12 +116,26 @@ def _cli(argv, capsys):
     return code, out, err
 
 
-def test_export_cli(trained, tmp_path, capsys):
-    path = trained[0]
+def test_export_cli(trained, keras_accuracy, tmp_path, capsys, monkeypatch):
+    from fer.data import Dataset
+
+    path, _, x_test, y_test = trained
+    # --compare reads DATA with fer.data.sources.load_dataset; give it the held-out faces with the
+    # class list in another order, so labels must be matched to the model's classes by name.
+    order = NAMES[::-1]
+    data = Dataset(images=x_test, labels=np.array([order.index(NAMES[k]) for k in y_test]),
+                   split=np.array(["test"] * len(x_test)), source=np.array(["quadrants"] * len(x_test)),
+                   origin=np.arange(len(x_test)), classes=order)
+    monkeypatch.setattr("fer.data.sources.load_dataset", lambda spec, **kw: data)
     out = tmp_path / "cli.tflite"
-    code, stdout, err = _cli(["export", path, "--format", "tflite", "--quantize", "float16", "--out", out], capsys)
+    code, stdout, err = _cli(["export", path, "--format", "tflite", "--quantize", "float16", "--out", out,
+                              "--compare", "quadrants"], capsys)
     assert code == 0, err
     assert out.is_file() and "top_left" in stdout
+    report = json.loads(stdout[stdout.index("{"):])
+    assert report["split"] == "test" and report["n"] == len(x_test)
+    assert report["accuracy_reference"] == pytest.approx(keras_accuracy)
+    assert abs(report["accuracy_exported"] - keras_accuracy) <= 0.01
     assert load_classifier(out).classes == NAMES
     not_model = tmp_path / "junk.keras"
     not_model.write_text("junk")
