@@ -69,8 +69,12 @@ def test_rebuilt_graph_is_keras_applications_resnet50():
 
 def test_copy_weights_by_name_rejects_missing_layers():
     source = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="only_here")], name="source")
-    with pytest.raises(ValueError, match="'only_here' of 'source' has no counterpart"):
-        copy_weights_by_name(source, build_resnet50_cbam(input_shape=(32, 32, 1), cbam_stages=()))
+    target = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="elsewhere")], name="target")
+    with pytest.raises(ValueError, match="'only_here' of 'source' has no counterpart in 'target'"):
+        copy_weights_by_name(source, target)
+    wider = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="only_here")], name="wider")
+    with pytest.raises(ValueError, match="weight shapes"):
+        copy_weights_by_name(source, wider)
 
 
 def test_grayscale_is_the_repeated_rgb_image():
