@@ -294,6 +294,9 @@ class Classifier:
             if faces.ndim not in (3, 4):
                 raise ValueError(f"faces array must be a batch N x H x W or N x H x W x C, got shape {faces.shape}; "
                                  "pass a single face as [face]")
+            if faces.ndim == 3 and faces.shape[-1] in (1, 3, 4):
+                raise ValueError(f"faces array of shape {faces.shape} is ambiguous: a 3-D array is read as N gray "
+                                 "faces N x H x W, but this looks like one H x W x C face; pass it as [face]")
             return fit_to_model(_to_rgb(faces, order), self.input_shape)
         faces = list(faces)
         out = np.empty((len(faces), *self.input_shape), dtype=np.float32)

@@ -144,6 +144,8 @@ def test_predict_rejects_bad_faces(gray_clf):
         gray_clf.predict([np.zeros((8, 8), np.uint8)], channel_order="hsv")
     with pytest.raises(ValueError, match="batch"):
         gray_clf.predict(np.zeros(8, np.uint8))
+    with pytest.raises(ValueError, match="ambiguous"):
+        gray_clf.predict(np.zeros((30, 40, 3), np.uint8))
 
 
 def test_class_names_round_trip(gray_path, gray_clf, tmp_path):
@@ -306,6 +308,23 @@ def test_predict_cli_bad_inputs_fail_cleanly(gray_path, tmp_path, capsys, monkey
     monkeypatch.setattr("fer.inference.DEFAULT_MODEL", tmp_path / "nowhere" / "fer2013_default.keras")
     code, _, err = _cli(["predict", "--out", tmp_path / "o5"], capsys)
     assert code == 1 and "python -m fer train" in err and "--model" in err
+
+
+def test_predict_cli_no_detect_classifies_whole_crops(gray_clf, gray_path, tmp_path, capsys):
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    faces = np.random.default_rng(5).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+    for i, face in enumerate(faces):
+        cv2.imwrite(str(crops / f"face{i}.png"), face)
+    (crops / "readme.txt").write_text("ignored: not an image extension")
+    code, out, err = _cli(["predict", crops, "--no-detect", "--model", gray_path, "--out", tmp_path / "o"], capsys)
+    assert code == 0, err
+    report = json.loads((tmp_path / "o" / "predictions.json").read_text())
+    assert [len(im["faces"]) for im in report["images"]] == [1, 1]
+    assert report["images"][0]["faces"][0]["box"] == [0, 0, 48, 48]
+    expected = gray_clf.predict(list(faces))
+    got = [[im["faces"][0]["probabilities"][c] for c in NAMES] for im in report["images"]]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
 def test_webcam_cli_without_a_camera_fails_cleanly(capsys):
