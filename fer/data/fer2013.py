@@ -100,19 +100,23 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
     else:
         usage = pd.Series(["Training"] * len(df))
 
-    def parse(keep: np.ndarray) -> np.ndarray:
+    def parse(keep: np.ndarray) -> np.ndarray | None:
+        """All pixel values of the ``keep`` rows, or ``None`` when a token is not an integer."""
         if not keep.any():
             return np.zeros(0, dtype=np.int32)
-        with warnings.catch_warnings():  # numpy warns when it stops at a non-numeric token
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return np.fromstring(" ".join([rows[i] for i in np.flatnonzero(keep)]), dtype=np.int32, sep=" ")
+        try:
+            with warnings.catch_warnings():  # older numpy warns and stops at a non-numeric token
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return np.fromstring(" ".join([rows[i] for i in np.flatnonzero(keep)]), dtype=np.int32, sep=" ")
+        except ValueError:  # newer numpy raises instead
+            return None
 
     values = parse(~bad)
-    if values.size != int((~bad).sum()) * size * size:
+    if values is None or values.size != int((~bad).sum()) * size * size:
         # a row has the right number of spaces but a non-numeric token or a double space: find it
         flag_characters(~bad)
         values = parse(~bad)
-        if values.size != int((~bad).sum()) * size * size:
+        if values is None or values.size != int((~bad).sum()) * size * size:
             raise DataError(f"{path}: pixel values must be integers 0..255 separated by single spaces.")
     values = values.reshape(-1, size * size)
     parsed_rows = np.flatnonzero(~bad)

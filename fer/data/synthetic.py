@@ -140,14 +140,18 @@ def make_synthetic(
         params = {k: (v * strength if k not in ("width", "brow_h", "eye") else 1 + (v - 1) * strength)
                   + rng.normal(0, JITTER[k]) for k, v in base.items()}
         images[i, ..., 0] = draw_face(params, size, rng)
-    split = np.empty(n, dtype=object)
-    bounds = np.cumsum(fractions)
+    # stratified split with exact global proportions: rank rows by their position inside their
+    # (shuffled) class, then cut the whole ranking at the split fractions
+    position = np.empty(n)
     for label in range(len(names)):
         idx = rng.permutation(np.flatnonzero(labels == label))
-        cut = np.rint(bounds * len(idx)).astype(int)
-        split[idx[:cut[0]]] = SPLITS[0]
-        split[idx[cut[0]:cut[1]]] = SPLITS[1]
-        split[idx[cut[1]:]] = SPLITS[2]
+        position[idx] = (np.arange(len(idx)) + rng.random()) / len(idx)
+    ranking = np.argsort(position, kind="stable")
+    cut = np.rint(np.cumsum(fractions) * n).astype(int)
+    split = np.empty(n, dtype=object)
+    split[ranking[:cut[0]]] = SPLITS[0]
+    split[ranking[cut[0]:cut[1]]] = SPLITS[1]
+    split[ranking[cut[1]:]] = SPLITS[2]
     order = rng.permutation(n)
     return Dataset(images[order], labels[order], split[order].astype(str), np.full(n, "synthetic"), order,
                    names, meta={"name": "synthetic", "seed": seed, "n_per_class": n_per_class, "size": size})
@@ -168,7 +172,7 @@ def write_synthetic(
     * ``"csv"`` → ``root/fer2013.csv`` (Kaggle FER2013 CSV) for :func:`fer.data.load_fer2013_csv`;
     * ``"folders"`` → ``root/images`` (``<split>/<emotion>/*.png``) for :func:`fer.data.load_image_folders`;
     * ``"ferplus"`` → ``(root/fer2013.csv, root/fer2013new.csv)`` with 10 crowd votes per face (mostly
-      for the drawn emotion; some faces are voted *not a face*, some tie) for :func:`fer.data.load_ferplus`;
+      for the drawn emotion; rows 3, 23, 43... are voted *not a face*, rows 11, 31, ... are ties) for :func:`fer.data.load_ferplus`;
     * ``"ckplus"`` → ``root/CK+48`` (``<anger|contempt|...>/S005_001_00000010.png``, no neutral) for
       :func:`fer.data.load_ckplus`.
     """
@@ -198,10 +202,9 @@ def _write_votes(ds: Dataset, path: Path, seed: int) -> Path:
     votes = np.zeros((len(ds), len(cols)), dtype=np.int64)
     column_of = {canonical(c): j for j, c in enumerate(cols[:8])}
     for i, label in enumerate(ds.labels):
-        r = rng.random()
-        if r < 0.04:
-            votes[i, cols.index("NF")] = 10  # not a face
-        elif r < 0.08:
+        if i % 20 == 3:
+            votes[i, cols.index("NF")] = 10  # not a face (every 20th row)
+        elif i % 20 == 11:
             a, b = rng.choice(8, size=2, replace=False)
             votes[i, a] = votes[i, b] = 5  # a tie
         else:
