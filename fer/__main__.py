@@ -1,6 +1,6 @@
-"""Command line: ``python -m fer {train,evaluate,compare,predict,webcam,export} ...``.
+"""Command line: ``python -m fer {train,evaluate,compare,predict,webcam,export,models} ...``.
 
-Run ``python -m fer COMMAND --help`` for each command's options.
+Run ``python -m fer COMMAND --help`` for each command's options; set FER_DEBUG=1 for tracebacks.
 """
 
 from __future__ import annotations
@@ -85,11 +85,74 @@ def _models(args) -> int:
     return 0
 
 
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a saved model on a dataset split",
+                       description="Accuracy, macro/weighted precision, recall and F1, per-class report and "
+                                   "confusion matrix of MODEL on one split of DATA, written as JSON (plus plots).")
+    p.add_argument("--model", required=True, help="a .keras model file")
+    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, or 'synthetic'")
+    p.add_argument("--split", default="test", help="train, val or test (default test; FER2013's PublicTest is 'val')")
+    p.add_argument("--tta", nargs="?", const="flip_crops", default=None,
+                   help="test-time augmentation: flip, crops, flip_crops (default when given) or ten_crop")
+    p.add_argument("--out", help="metrics JSON path (default: print only); plots go next to it")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=_evaluate)
+
+
+def _evaluate(args) -> int:
+    from fer.data.sources import load_dataset
+    from fer.evaluate import evaluate, load_model, write_metrics
+
+    model = load_model(args.model)
+    ds = load_dataset(args.data)
+    m = evaluate(model, ds, split=args.split, tta=args.tta or False, batch_size=args.batch_size)
+    m["model_file"] = str(args.model)
+    print(f"{args.split}: {m['num_samples']} faces  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
+    for name, row in m["per_class"].items():
+        print(f"  {name:10s} precision {row['precision']:.3f}  recall {row['recall']:.3f}  f1 {row['f1']:.3f}"
+              f"  support {row['support']}")
+    if args.out:
+        from fer.plots import plot_confusion_matrix, plot_per_class_f1, save_figure
+
+        out = Path(args.out)
+        write_metrics(m, out)
+        save_figure(plot_confusion_matrix(m), out.with_name(out.stem + "_confusion.png"))
+        save_figure(plot_per_class_f1(m), out.with_name(out.stem + "_per_class_f1.png"))
+        print(f"wrote {out}")
+    return 0
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="compare run folders: table and chart",
+                       description="Read the metrics of each run folder (never re-trains) and print a table; "
+                                   "with --out also write it as CSV/JSON and a comparison chart.")
+    p.add_argument("runs", nargs="+", help="run folders written by `python -m fer train`")
+    p.add_argument("--split", default="val", help="which metrics_<split>.json to compare (default val)")
+    p.add_argument("--out", help="folder for comparison.csv, comparison.json and comparison.png")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args) -> int:
+    from fer.compare import compare_runs
+
+    table = compare_runs(args.runs, split=args.split, out_dir=args.out)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from fer.export import add_export_parser
+    from fer.inference import add_predict_parser, add_webcam_parser
+
     parser = argparse.ArgumentParser(prog="python -m fer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_train(sub)
+    _add_evaluate(sub)
+    _add_compare(sub)
+    add_predict_parser(sub)
+    add_webcam_parser(sub)
+    add_export_parser(sub)
     _add_models(sub)
     return parser
 
@@ -97,7 +160,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (FileNotFoundError, ValueError, OSError) as exc:  # user errors: one line, no traceback
+        if os.environ.get("FER_DEBUG"):
+            raise
+        print(f"fer {args.command}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ RECIPES: dict[str, TrainConfig] = {
     "fer2013_default": TrainConfig(
         model="fer_resnet",
         input_shape=(48, 48, 1),
-        epochs=50,
+        epochs=32,
         batch_size=128,
         lr=0.05,
         optimizer="sgd",

@@ -7,6 +7,7 @@ A run folder holds everything later steps need: ``config.json``, ``env.json``, `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -21,6 +22,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fer.class_names import attach_class_names
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.models import build, default_shape
@@ -241,7 +243,7 @@ def _set_trainable(model: keras.Model, trainable_layers: int) -> None:
 
 def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.PathLike | None = None, *,
           train_split: str = "train", val_split: str | None = "val", strategy=None, verbose: int | str = "auto",
-          workers: int = 1, **overrides) -> Run:
+          workers: int = 1, callbacks: list | None = None, evaluate: bool = True, **overrides) -> Run:
     """Train ``config.model`` on ``ds`` and write a run folder.
 
     Args:
@@ -255,6 +257,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             the model and optimizer are created in its scope.
         verbose: Keras' progress display.
         workers: PyDataset worker threads.
+        callbacks: extra Keras callbacks added to every phase.
+        evaluate: evaluate the run's model on the val/test splits and write metrics and plots.
 
     Returns:
         A :class:`Run`.
@@ -290,20 +294,22 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
 
     monitor = "val_accuracy" if has_val else "loss"
     phases = cfg.phases or [Phase(cfg.epochs, cfg.resolved_lr(), -1)]
-    scope = strategy.scope() if strategy is not None else _null_scope()
-    with scope:
+    def scope():
+        return strategy.scope() if strategy is not None else contextlib.nullcontext()
+
+    with scope():
         model = build(cfg.model, shape, ds.num_classes, **cfg.model_options)
     history: dict[str, list] = {}
     start_epoch = 0
     t0 = time.time()
     for p, phase in enumerate(phases):
         end_epoch = start_epoch + phase.epochs
-        with scope:
+        with scope():
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
             model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs),
                           loss=_make_loss(cfg, ds.labels, ds.num_classes), metrics=["accuracy"])
-        callbacks = [
+        phase_callbacks = [
             keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
             keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor,
                                             mode="max" if "acc" in monitor else "min", save_best_only=True),
@@ -311,33 +317,36 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             keras.callbacks.TerminateOnNaN(),
         ]
         if cfg.schedule == "plateau" and cfg.reduce_lr_patience:
-            callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
+            phase_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
                                                                patience=cfg.reduce_lr_patience, min_lr=1e-6))
         if cfg.early_stopping:
-            callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping,
+            phase_callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping,
                                                            mode="max" if "acc" in monitor else "min",
                                                            restore_best_weights=False))
+        phase_callbacks += list(callbacks or [])  # after the built-ins, so they see a saved epoch
         h = model.fit(train_seq, validation_data=val_seq, epochs=end_epoch, initial_epoch=start_epoch,
-                      callbacks=callbacks, verbose=verbose)
+                      callbacks=phase_callbacks, verbose=verbose)
         for k, v in h.history.items():
             history.setdefault(k, []).extend(float(x) for x in v)
         start_epoch = end_epoch
     wall = time.time() - t0
+    model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
     history["wall_seconds"] = wall
     _write_json(out / "history.json", history)
     final = _to_float32(model, cfg, shape, ds.num_classes)
-    _attach_classes(final, ds.classes)
+    attach_class_names(final, ds.classes)
     _save_model(final, out / "final.keras")
     if cfg.keep == "last" or not (out / "best.keras").exists():
         shutil.copyfile(out / "final.keras", out / "model.keras")
     else:
         best = keras.saving.load_model(out / "best.keras", compile=False)
         best = _to_float32(best, cfg, shape, ds.num_classes)
-        _attach_classes(best, ds.classes)
+        attach_class_names(best, ds.classes)
         _save_model(best, out / "model.keras")
     keras.mixed_precision.set_global_policy("float32")
     run = Run(final, history, out, cfg)
-    run.metrics = evaluate_run(out, ds, tta=cfg.tta)
+    if evaluate:
+        run.metrics = evaluate_run(out, ds, tta=cfg.tta)
     return run
 
 
@@ -376,12 +385,6 @@ def _to_float32(model: keras.Model, cfg: TrainConfig, shape, num_classes: int) -
     return clean
 
 
-def _attach_classes(model: keras.Model, classes) -> None:
-    try:
-        from fer.inference import attach_class_names
-    except ImportError:
-        return
-    attach_class_names(model, list(classes))
 
 
 def _save_model(model: keras.Model, path: Path) -> None:
@@ -407,11 +410,3 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON serialisable: {type(o)}")
-
-
-class _null_scope:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False

@@ -83,6 +83,26 @@ class Dataset:
             )
         return self.select(mask)
 
+    def sample(self, split: str, n: int, seed: int = 0) -> Dataset:
+        """Keep a class-stratified random ``n`` rows of ``split`` and every row of the other splits.
+
+        Each class keeps its share of the split (at least one row when it has any), so a small
+        sample of FER2013 still contains *disgust*.
+        """
+        rows = np.flatnonzero(self.split == split)
+        if n >= len(rows):
+            return self
+        rng = np.random.default_rng(seed)
+        keep = []
+        labels = self.labels[rows]
+        for c in np.unique(labels):
+            members = rows[labels == c]
+            take = max(1, int(round(n * len(members) / len(rows))))
+            keep.append(rng.choice(members, size=min(take, len(members)), replace=False))
+        mask = self.split != split
+        mask[np.concatenate(keep)] = True
+        return self.select(mask)
+
     def counts(self) -> dict[str, int]:
         """Number of rows per class name."""
         c = np.bincount(self.labels, minlength=self.num_classes)

@@ -1,0 +1,71 @@
+"""Compare trained models by reading their run folders (never by re-training)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+
+def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
+    """One row of the comparison table from a run folder.
+
+    Reads ``config.json``, ``metrics_<split>.json`` (and ``metrics_<split>_tta.json`` when present),
+    ``history.json`` and, when the run was benchmarked, ``speed.json``.
+
+    Raises:
+        FileNotFoundError: when the folder or its metrics for ``split`` are missing, naming the file.
+    """
+    run = Path(run_dir)
+    metrics_file = run / f"metrics_{split}.json"
+    if not metrics_file.is_file():
+        present = sorted(p.name for p in run.glob("metrics_*.json")) if run.is_dir() else []
+        raise FileNotFoundError(f"{metrics_file} not found (present: {present or 'none'}); "
+                                f"evaluate the run first or pick another --split")
+    m = json.loads(metrics_file.read_text())
+    config = _read(run / "config.json")
+    history = _read(run / "history.json")
+    speed = _read(run / "speed.json")
+    row = {
+        "name": run.name,
+        "model": config.get("model", m.get("model")),
+        "input": "x".join(str(v) for v in config.get("input_shape", [])),
+        "split": split,
+        "samples": m["num_samples"],
+        "accuracy": m["accuracy"],
+        "macro_f1": m["macro_f1"],
+        "weighted_f1": m.get("weighted_f1"),
+        "epochs": len(history.get("loss", [])) or None,
+        "train_minutes": history["wall_seconds"] / 60 if "wall_seconds" in history else None,
+        "params": speed.get("params", m.get("params")),
+        "images_per_s": speed.get("images_per_s"),
+    }
+    tta = _read(run / f"metrics_{split}_tta.json")
+    if tta:
+        row["accuracy_tta"] = tta["accuracy"]
+    return row
+
+
+def compare_runs(run_dirs, split: str = "val", out_dir: str | os.PathLike | None = None) -> pd.DataFrame:
+    """A table (one row per run, best accuracy first); with ``out_dir`` also CSV, JSON and a chart."""
+    table = pd.DataFrame([read_run(r, split) for r in run_dirs]).sort_values("accuracy", ascending=False)
+    table = table.dropna(axis=1, how="all").reset_index(drop=True)
+    if out_dir is not None:
+        from fer.plots import plot_comparison, save_figure
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / ".comparison.csv.tmp"
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, out / "comparison.csv")
+        tmp = out / ".comparison.json.tmp"
+        tmp.write_text(table.to_json(orient="records", indent=2))
+        os.replace(tmp, out / "comparison.json")
+        save_figure(plot_comparison(table), out / "comparison.png")
+    return table
+
+
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.is_file() else {}

@@ -1,0 +1,124 @@
+"""fer.train: learning, run folders, resuming, determinism, schedules and distribution strategies."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from fer.data import Dataset
+from fer.train import TrainConfig, WarmupCosine, train
+
+TINY = {"widths": (8, 16, 16, 16), "depths": (1, 1, 1, 1)}
+
+
+def quadrant_faces(n_per_class: int = 24, size: int = 24, seed: int = 0) -> Dataset:
+    """Four classes told apart by which quadrant is bright: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    k = 4
+    images = rng.integers(0, 60, (k * n_per_class, size, size, 1)).astype(np.uint8)
+    labels = np.repeat(np.arange(k), n_per_class)
+    h = size // 2
+    for i, c in enumerate(labels):
+        y, x = divmod(int(c), 2)
+        images[i, y * h:(y + 1) * h, x * h:(x + 1) * h] += 150
+    split = np.where(np.arange(len(labels)) % 4 == 0, "val", "train")
+    return Dataset(images, labels, split, np.full(len(labels), "quadrants"), np.arange(len(labels)),
+                   classes=("a", "b", "c", "d"))
+
+
+def tiny_config(**kw) -> TrainConfig:
+    base = dict(model="fer_resnet", input_shape=(24, 24, 1), model_options=TINY, epochs=4, batch_size=8,
+                lr=1e-2, augment=False, early_stopping=0, mixed_precision="float32", seed=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_training_learns_and_writes_the_run_folder(tmp_path):
+    run = train(quadrant_faces(), tiny_config(epochs=8), tmp_path / "run", verbose=0, evaluate=False)
+    for name in ("config.json", "env.json", "history.csv", "history.json", "model.keras", "final.keras"):
+        assert (tmp_path / "run" / name).is_file(), name
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"] == "fer_resnet" and config["classes"] == ["a", "b", "c", "d"]
+    assert len(run.history["loss"]) == 8 and run.history["loss"][-1] < run.history["loss"][0]
+    model = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    val = quadrant_faces().subset("val")
+    acc = (model.predict(val.images.astype("float32"), verbose=0).argmax(1) == val.labels).mean()
+    assert acc > 0.5  # chance is 0.25
+
+
+def test_same_seed_gives_the_same_weights(tmp_path):
+    ds = quadrant_faces(8)
+    cfg = tiny_config(epochs=1, augment=True)
+    a = train(ds, cfg, tmp_path / "a", verbose=0, evaluate=False).model.get_weights()
+    b = train(ds, cfg, tmp_path / "b", verbose=0, evaluate=False).model.get_weights()
+    c = train(ds, cfg, tmp_path / "c", verbose=0, evaluate=False, seed=2).model.get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+
+
+class Interrupt(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt("simulated power cut")
+
+
+def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
+    ds = quadrant_faces(8)
+    cfg = tiny_config(epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[Interrupt()])
+    assert any((tmp_path / "run" / "backup").rglob("*"))
+    run = train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
+    epochs = [int(line.split(",")[0]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]  # two before the cut, two after: nothing trained twice
+    assert len(run.history["loss"]) == 2
+
+
+def test_missing_validation_split_trains_anyway(tmp_path, capsys):
+    ds = quadrant_faces(8)
+    train_only = ds.select(ds.split == "train")
+    run = train(train_only, tiny_config(epochs=1), tmp_path / "run", verbose=0)
+    assert "training without validation" in capsys.readouterr().err
+    assert (tmp_path / "run" / "model.keras").is_file() and run.metrics == {}
+
+
+def test_warmup_cosine_schedule_shape():
+    s = WarmupCosine(1.0, total_steps=110, warmup_steps=10, floor=0.0)
+    lr = [float(s(i)) for i in range(111)]
+    assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
+    assert lr[10] == pytest.approx(1.0) and lr[60] == pytest.approx(0.5, abs=1e-6) and lr[110] == pytest.approx(0.0)
+    assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+    r = WarmupCosine(1.0, total_steps=70, first_period=10, t_mul=2.0, restarts=True)
+    assert float(r(0)) == pytest.approx(1.0) and float(r(9)) < 0.1
+    assert float(r(10)) == pytest.approx(1.0) and float(r(30)) == pytest.approx(1.0)  # periods 10, 20, 40
+
+
+def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, sys
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        sys.path.insert(0, {str(tmp_path.parent)!r})
+        from tests.test_train import quadrant_faces, tiny_config
+        from fer.train import train
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        run = train(quadrant_faces(8), tiny_config(epochs=2, deterministic=False), {str(tmp_path / 'run')!r},
+                    strategy=strategy, verbose=0, evaluate=False)
+        print("replicas", strategy.num_replicas_in_sync, "loss", run.history["loss"][-1])
+    """)
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = code.replace(repr(str(tmp_path.parent)), repr(str(root)))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=root)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "replicas 2" in out.stdout
+    assert (tmp_path / "run" / "model.keras").is_file()
