@@ -37,3 +37,32 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
         f"--data {spec!r}: no such file or folder. Pass a fer2013.csv(.gz), an image-folder tree, "
         "or 'synthetic'; data/README.md explains how to download FER2013."
     )
+
+
+#: Where each dataset's file or folder sits below a data root (see data/README.md).
+DATASET_FILES: dict[str, tuple[str, ...]] = {
+    "fer2013": ("fer2013/fer2013.csv", "fer2013/fer2013.csv.gz", "fer2013.csv", "fer2013.csv.gz"),
+    "ferplus": ("ferplus/fer2013new.csv", "fer2013new.csv"),
+    "ckplus": ("ckplus/CK+48", "CK+48"),
+    "fer2013_images": ("fer2013_images",),
+}
+
+
+def data_roots() -> list[Path]:
+    """Folders searched for datasets, in order: ``$FER_DATA_ROOT``, the repository's ``data/``, and
+    ``../shared/data`` beside the repository (the course machines' shared copy)."""
+    repo = Path(__file__).resolve().parents[2]
+    roots = [Path(os.environ["FER_DATA_ROOT"])] if os.environ.get("FER_DATA_ROOT") else []
+    return roots + [repo / "data", repo.parent / "shared" / "data"]
+
+
+def find_dataset(name: str) -> Path | None:
+    """The path of dataset ``name`` (``fer2013``, ``ferplus``, ``ckplus``, ``fer2013_images``) in the
+    first data root that has it, or ``None`` when it is nowhere (callers then fall back to ``synthetic``)."""
+    if name not in DATASET_FILES:
+        raise ValueError(f"unknown dataset {name!r}; known: {sorted(DATASET_FILES)}")
+    for root in data_roots():
+        for rel in DATASET_FILES[name]:
+            if (root / rel).exists():
+                return root / rel
+    return None
