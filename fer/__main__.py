@@ -33,7 +33,8 @@ def _add_train(sub) -> None:
     p.add_argument("--loss", choices=("categorical_crossentropy", "focal"))
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int)
-    p.add_argument("--out", help="run folder (default results/runs/<model>-<time>)")
+    p.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
+    p.add_argument("--out", help="run folder (default results/runs/<recipe or model>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
     p.set_defaults(func=_train)
 
@@ -62,6 +63,8 @@ def _train(args) -> int:
         h, w, c = cfg.input_shape or default_shape(over.get("model", cfg.model))
         over["input_shape"] = (args.input_size or h, args.input_size or w, args.channels or c)
     ds = load_dataset(args.data, seed=cfg.seed)
+    if args.train_size:
+        ds = ds.sample("train", args.train_size, seed=cfg.seed)
     name = args.recipe or over.get("model", cfg.model)
     out = args.out or str(Path("results") / "runs" / name)
     run = train(ds, cfg, out, verbose=2 if args.quiet else "auto", **over)

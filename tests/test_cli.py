@@ -1,0 +1,70 @@
+"""The command line: train → evaluate → compare on synthetic data, a real-data smoke run, and bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fer.__main__ import main
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "baseline"
+    code = main(["train", "--model", "baseline_cnn", "--data", "synthetic", "--epochs", "3", "--out", str(out),
+                 "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_train_on_synthetic_learns_well_above_chance(synthetic_run):
+    for name in ("config.json", "history.csv", "model.keras", "metrics_val.json", "metrics_test.json",
+                 "plots/history.png", "plots/confusion_test.png"):
+        assert (synthetic_run / name).is_file(), name
+    metrics = json.loads((synthetic_run / "metrics_test.json").read_text())
+    assert metrics["num_samples"] > 0 and metrics["accuracy"] > 2 / 7  # chance is 1/7
+
+
+def test_evaluate_reproduces_the_run_metrics(synthetic_run, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    assert main(["evaluate", "--model", str(synthetic_run / "model.keras"), "--data", "synthetic",
+                 "--split", "test", "--out", str(out)]) == 0
+    got = json.loads(out.read_text())
+    ref = json.loads((synthetic_run / "metrics_test.json").read_text())
+    assert got["accuracy"] == pytest.approx(ref["accuracy"]) and got["confusion_matrix"] == ref["confusion_matrix"]
+    assert "accuracy" in capsys.readouterr().out and out.with_name("m_confusion.png").is_file()
+
+
+def test_compare_reads_run_folders(synthetic_run, tmp_path, capsys):
+    second = tmp_path / "copy"
+    second.mkdir()
+    metrics = json.loads((synthetic_run / "metrics_val.json").read_text())
+    metrics["accuracy"] = 1.0
+    (second / "metrics_val.json").write_text(json.dumps(metrics))
+    assert main(["compare", str(synthetic_run), str(second), "--out", str(tmp_path / "cmp")]) == 0
+    rows = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
+    assert [r["name"] for r in rows] == ["copy", "baseline"]  # best accuracy first
+    assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 0
+    assert "baseline" in capsys.readouterr().out
+
+
+def test_bad_data_path_is_one_clear_line(tmp_path, capsys):
+    code = main(["train", "--model", "baseline_cnn", "--data", str(tmp_path / "nope.csv"), "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 1 and "nope.csv" in err and "Traceback" not in err
+
+
+def test_compare_without_metrics_names_the_file(tmp_path, capsys):
+    assert main(["compare", str(tmp_path)]) == 1
+    assert "metrics_val.json" in capsys.readouterr().err
+
+
+def test_real_fer2013_smoke_run(shared_data, tmp_path):
+    """A few hundred real faces, one epoch: the real reader, pipeline, training and evaluation fit together."""
+    out = tmp_path / "real"
+    assert main(["train", "--model", "baseline_cnn", "--data", str(shared_data / "fer2013" / "fer2013.csv.gz"),
+                 "--train-size", "300", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    metrics = json.loads((out / "metrics_val.json").read_text())
+    assert metrics["num_samples"] == 3589  # all of PublicTest
+    assert not (out / "metrics_test.json").exists()  # PrivateTest is withheld: no test split, no test metrics
