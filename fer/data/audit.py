@@ -255,7 +255,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     print(f"wrote {args.out} and {png}")
-    print(audit_table(report["merged"], "overlap").to_string())
+    for name in ("fer2013", "ferplus", "ckplus", "merged_before_dedup", "merged"):
+        if name in report:
+            print(f"\n{name}: {report[name]['splits']}")
+            print(audit_table(report[name], "overlap").to_string())
+    m = report["merged"]["merge"]
+    print(f"\nmerge removed {m['rows_in'] - m['rows_out']} of {m['rows_in']} rows: {m['removed_by_reason']}")
     return 0
 
 
