@@ -33,8 +33,14 @@ MAX_EXAMPLES = 20
 
 def audit(
     ds: Dataset, near_threshold: int | None = NEAR_THRESHOLD, near_correlation: float = NEAR_CORRELATION,
+    *, out: str | os.PathLike | None = None,
 ) -> dict:
     """Audit one dataset (a reader's output or a :func:`fer.data.merge` result).
+
+    Args:
+        ds: the dataset.
+        near_threshold, near_correlation: the near-duplicate rule (see :func:`fer.data.hashing.duplicate_pairs`).
+        out: also write the report there as JSON (atomically: temporary file, then rename).
 
     Returns:
         A JSON-ready dict with
@@ -52,7 +58,7 @@ def audit(
     exact, near = find_duplicates(ds, near_threshold, near_correlation)
     split = ds.split.astype(str)
     present = [s for s in SPLITS if s in set(split.tolist())]
-    out: dict = {
+    report: dict = {
         "rows": len(ds),
         "classes": list(ds.classes),
         "splits": {s: int((split == s).sum()) for s in present},
@@ -64,11 +70,11 @@ def audit(
     for first, second in SPLIT_PAIRS:
         if first not in present or second not in present:
             continue
-        entry = {"of": out["splits"][second]}
+        entry = {"of": report["splits"][second]}
         for kind, pairs in (("exact", exact), ("near", near)):
             entry[kind] = _rows_with_copy_in(pairs, split, inside=second, other=first)
         entry["near_percent"] = round(100 * entry["near"] / max(entry["of"], 1), 2)
-        out["overlap"][f"{first}-{second}"] = entry
+        report["overlap"][f"{first}-{second}"] = entry
     for s in present:
         entry = {}
         for kind, pairs in (("exact", exact), ("near", near)):
@@ -76,20 +82,22 @@ def audit(
             comp = components(len(ds), inside)
             rows_in_split = np.flatnonzero(split == s)
             entry[kind] = int(len(rows_in_split) - len(np.unique(comp[rows_in_split])))
-        out["within_split"][s] = entry
-    out["label_conflicts"] = {kind: _conflicts(ds, pairs) for kind, pairs in (("exact", exact), ("near", near))}
+        report["within_split"][s] = entry
+    report["label_conflicts"] = {kind: _conflicts(ds, pairs) for kind, pairs in (("exact", exact), ("near", near))}
     if ds.groups is not None:
         groups = ds.groups.astype(str)
         spans = pd.Series(split).groupby(groups).nunique()
         spans = spans[spans.index != ""]
-        out["groups"] = int(len(spans))
-        out["groups_in_several_splits"] = int((spans > 1).sum())
+        report["groups"] = int(len(spans))
+        report["groups_in_several_splits"] = int((spans > 1).sum())
     if "merge" in ds.meta:
         m = ds.meta["merge"]
-        out["merge"] = {k: v for k, v in m.items() if k not in ("removed", "conflicts")}
-        out["merge"]["removed_examples"] = m["removed"][:MAX_EXAMPLES]
-        out["merge"]["conflict_examples"] = m["conflicts"][:MAX_EXAMPLES]
-    return out
+        report["merge"] = {k: v for k, v in m.items() if k not in ("removed", "conflicts")}
+        report["merge"]["removed_examples"] = m["removed"][:MAX_EXAMPLES]
+        report["merge"]["conflict_examples"] = m["conflicts"][:MAX_EXAMPLES]
+    if out is not None:
+        write_json(report, out)
+    return report
 
 
 def _rows_with_copy_in(pairs: np.ndarray, split: np.ndarray, inside: str, other: str) -> int:

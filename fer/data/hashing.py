@@ -3,7 +3,7 @@
 Near duplicates are pairs whose 64-bit difference hash (dHash) differs in at most ``threshold`` bits.
 Candidates are found without comparing all pairs: the 64 bits are cut into ``threshold + 1`` pieces and,
 by the pigeonhole principle, two hashes within ``threshold`` bits agree exactly on at least one piece;
-only faces sharing a piece are compared (with numpy popcount). 35k faces take well under a second.
+only faces sharing a piece are compared (with numpy popcount): 35k faces take about a second.
 """
 
 from __future__ import annotations

@@ -33,9 +33,10 @@ def test_audit_counts_planted_overlaps(planted):  # noqa: F811
     json.dumps(report)  # JSON-ready
 
 
-def test_audit_after_merge_has_no_overlap_and_keeps_the_merge_report(planted):  # noqa: F811
+def test_audit_after_merge_has_no_overlap_and_keeps_the_merge_report(planted, tmp_path):  # noqa: F811
     a, b = planted
-    report = audit(merge([a, b], contempt="map:disgust"))
+    report = audit(merge([a, b], contempt="map:disgust"), out=tmp_path / "audit.json")
+    assert json.loads((tmp_path / "audit.json").read_text()) == report
     assert all(v["exact"] == v["near"] == 0 for v in report["overlap"].values())
     assert report["within_split"]["val"] == {"exact": 1, "near": 1}  # kept on purpose
     assert report["merge"]["rows_out"] == 26 and len(report["merge"]["removed_examples"]) == 4
