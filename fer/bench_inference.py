@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 import fer
+from fer.provenance import command_line
 from fer.inference import (
     DEFAULT_MODEL,
     DEMO_IMAGE,
@@ -147,7 +148,7 @@ def run(model: str | None = None, *, untrained: bool = False, seconds: float = 3
         tflite_clf = load_classifier(export_tflite(net, Path(tmp) / "bench.tflite")) if tflite else None
         results = benchmark(keras_clf, tflite_clf, seconds=seconds)
     return {
-        "command": "python -m fer.bench_inference " + " ".join(sys.argv[1:]),
+        "command": command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": source,
         "trained": not untrained,

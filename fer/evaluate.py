@@ -36,8 +36,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import shlex
-import sys
 import tempfile
 import weakref
 from collections.abc import Callable, Sequence
@@ -50,6 +48,7 @@ import numpy as np
 from fer.data.dataset import Dataset
 from fer.labels import EMOTIONS
 from fer.preprocess import fit_to_model, model_input_shape
+from fer.provenance import command_line
 
 TTA_MODES: tuple[str, ...] = ("none", "flip", "crops", "flip_crops", "ten_crop")
 
@@ -407,7 +406,7 @@ def write_metrics(metrics: dict, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     record = dict(metrics)
-    record.setdefault("command", shlex.join(sys.argv))
+    record.setdefault("command", command_line())
     record.setdefault("date", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     record.setdefault("versions", _versions())
     text = json.dumps(_finite(record), indent=2, default=_json_default, allow_nan=False) + "\n"

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from fer.compare import compare_runs
+    from fer.provenance import command_line
     from fer.data.sources import load_dataset
     from fer.train import TrainConfig, train
 
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(run_dir)
     table = compare_runs(runs, split="val", out_dir=out)
     summary = {
-        "command": " ".join([Path(sys.executable).name, "-m", "fer.loss_comparison", *sys.argv[1:]]),
+        "command": command_line(),
         "dataset": str(args.data),
         "train_rows": int((ds.split == "train").sum()),
         "eval_split": "val (FER2013 PublicTest)",

@@ -26,6 +26,7 @@ from fer.class_names import attach_class_names
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.models import build, default_shape
+from fer.provenance import command_line
 
 #: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
 DEFAULT_LR: dict[str, float] = {
@@ -289,7 +290,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     _write_json(out / "config.json", {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
                                       "train_split": train_split, "val_split": val_split if has_val else None,
                                       "num_classes": ds.num_classes, "classes": list(ds.classes),
-                                      "command": " ".join(sys.argv), "precision": policy})
+                                      "command": command_line(), "precision": policy})
     _write_json(out / "env.json", environment())
 
     monitor = "val_accuracy" if has_val else "loss"

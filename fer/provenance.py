@@ -1,0 +1,22 @@
+"""Where a result came from: the command line that produced it, as someone would retype it."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+
+def command_line(argv: list[str] | None = None) -> str:
+    """The current command as ``python -m module args...`` (or ``python script args...``).
+
+    ``sys.argv[0]`` is a file path even when Python was started with ``-m``; the ``__main__``
+    module's spec recovers the module name so results record the command the README shows.
+    """
+    argv = list(sys.argv if argv is None else argv)
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    if spec is not None and spec.name:
+        module = spec.name.removesuffix(".__main__")
+        return shlex.join(["python", "-m", module, *argv[1:]])
+    if argv and argv[0].endswith(("pytest", "ipykernel_launcher.py", "-c")):
+        return shlex.join(argv)
+    return shlex.join(["python", *argv]) if argv else "python"
