@@ -269,6 +269,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
     out = Path(out_dir) if out_dir else Path("results") / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
+    if not _interrupted(out):
+        _clear_run(out)  # a fresh run: nothing from an earlier run in this folder may leak into this one
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
         import tensorflow as tf
@@ -332,6 +334,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         start_epoch = end_epoch
     wall = time.time() - t0
     model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
+    shutil.rmtree(out / "backup", ignore_errors=True)  # finished: nothing left to resume
     history["wall_seconds"] = wall
     _write_json(out / "history.json", history)
     final = _to_float32(model, cfg, shape, ds.num_classes)
@@ -351,6 +354,19 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     return run
 
 
+def _interrupted(out: Path) -> bool:
+    """True when ``out`` holds a BackupAndRestore checkpoint of an unfinished run."""
+    return any(p.is_file() for p in (out / "backup").rglob("*"))
+
+
+def _clear_run(out: Path) -> None:
+    for pattern in ("history.csv", "history.json", "metrics_*.json", "*.keras", "final.weights.h5"):
+        for path in out.glob(pattern):
+            path.unlink()
+    shutil.rmtree(out / "plots", ignore_errors=True)
+    shutil.rmtree(out / "backup", ignore_errors=True)
+
+
 def evaluate_run(out: Path, ds: Dataset, tta: bool = False) -> dict:
     """Evaluate ``out/model.keras`` on every evaluation split of ``ds``; write metrics and plots into the run folder."""
     from fer.evaluate import evaluate, load_model, write_metrics
@@ -364,10 +380,10 @@ def evaluate_run(out: Path, ds: Dataset, tta: bool = False) -> dict:
             tag = f"{split}_tta" if use_tta else split
             write_metrics(m, out / f"metrics_{tag}.json")
             results[tag] = m
-            save_figure(plot_confusion_matrix(m), out / "plots" / f"confusion_{tag}.png")
-            save_figure(plot_per_class_f1(m), out / "plots" / f"per_class_f1_{tag}.png")
+            save_figure(plot_confusion_matrix(m), out / "plots" / f"confusion_{tag}.png", close=True)
+            save_figure(plot_per_class_f1(m), out / "plots" / f"per_class_f1_{tag}.png", close=True)
     if (out / "history.csv").exists():
-        save_figure(plot_history(out / "history.csv"), out / "plots" / "history.png")
+        save_figure(plot_history(out / "history.csv"), out / "plots" / "history.png", close=True)
     return results
 
 

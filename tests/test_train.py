@@ -122,3 +122,14 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "replicas 2" in out.stdout
     assert (tmp_path / "run" / "model.keras").is_file()
+
+
+def test_a_new_run_in_an_old_folder_starts_clean(tmp_path):
+    ds = quadrant_faces(8)
+    train(ds, tiny_config(epochs=2), tmp_path / "run", verbose=0)
+    assert (tmp_path / "run" / "metrics_val.json").is_file()
+    train(ds, tiny_config(epochs=1), tmp_path / "run", verbose=0, evaluate=False)
+    rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == [0]  # not 0, 1, 0
+    assert not (tmp_path / "run" / "metrics_val.json").exists()  # stale metrics of the first run are gone
+    assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves nothing to resume
