@@ -82,26 +82,13 @@ def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:  
                          "fer.models.build(name, weights=path) instead")
     if path.suffix not in (".keras", ".h5"):
         raise ValueError(f"{str(path)!r} is not a Keras model file: expected a .keras (or .h5) extension")
-    _register_custom_objects()
-    try:
+    try:  # importing any fer module imported fer/__init__, which registered the custom layers
         model = keras.saving.load_model(path, compile=compile)
     except Exception as err:  # Keras raises a zoo of types for corrupt / foreign files
         raise ValueError(f"could not load Keras model from {str(path)!r}: {type(err).__name__}: {err}") from err
     if not isinstance(model, keras.Model):
         raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a keras.Model")
     return model
-
-
-def _register_custom_objects() -> None:
-    """Import the modules whose classes are registered as ``fer>...`` serializables."""
-    import importlib
-
-    for name in ("fer.class_names", "fer.layers", "fer.losses", "fer.models"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as err:
-            if err.name != name:  # a real missing dependency inside the module: surface it
-                raise
 
 
 # --------------------------------------------------------------------------- prediction

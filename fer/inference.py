@@ -81,7 +81,6 @@ Box = tuple[int, int, int, int]
 
 def load_keras_model(path: str | os.PathLike):
     """Load a ``.keras`` model with every ``fer`` custom layer registered (clear errors for bad files)."""
-    import fer.class_names  # noqa: F401  (registers LabeledActivation / LabeledSoftmax)
     from fer.evaluate import load_model
 
     return load_model(path)
