@@ -227,19 +227,34 @@ def _make_loss(cfg: TrainConfig, train_labels: np.ndarray, num_classes: int):
     return get_loss(cfg.loss, gamma=cfg.focal_gamma, label_smoothing=cfg.label_smoothing)
 
 
+#: input-side layers of the builders (see fer.models.blocks.input_stem): never part of the backbone
+_STEM_LAYERS = frozenset({"image", "gray_to_rgb", "rescale", "caffe_preprocess"})
+
+
+def _backbone_layers(model: keras.Model) -> list:
+    """The pretrained backbone's layers, in order: a nested backbone model's layers, or, for the
+    project's flat graphs, every layer between the input stem and the head's ``avg_pool`` except the
+    attention blocks the project adds (they start random, so they always train)."""
+    from fer.layers import CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation
+
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if nested:
+        return list(nested[0].layers)
+    names = [layer.name for layer in model.layers]
+    if "avg_pool" not in names:
+        raise ValueError(f"phased fine-tuning needs a pretrained backbone followed by an 'avg_pool' head; "
+                         f"model {model.name!r} has none. Train it without phases.")
+    attention = (CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation)
+    return [layer for layer in model.layers[:names.index("avg_pool")]
+            if layer.name not in _STEM_LAYERS and not isinstance(layer, attention)]
+
+
 def _set_trainable(model: keras.Model, trainable_layers: int) -> None:
-    """Unfreeze the last ``trainable_layers`` layers of a nested backbone (``-1`` = all), BatchNorm stays frozen."""
-    backbones = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if not backbones:
-        return
-    backbone = backbones[0]
-    backbone.trainable = trainable_layers != 0
-    if trainable_layers > 0:
-        for layer in backbone.layers[:-trainable_layers]:
-            layer.trainable = False
-    for layer in backbone.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False
+    """Unfreeze the last ``trainable_layers`` backbone layers (``0`` = head only, ``-1`` = all); BatchNorm stays frozen."""
+    from fer.models.transfer import set_trainable_layers
+
+    backbone = _backbone_layers(model)
+    set_trainable_layers(backbone, len(backbone) if trainable_layers < 0 else trainable_layers)
 
 
 def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.PathLike | None = None, *,
@@ -303,6 +318,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     with scope():
         model = build(cfg.model, shape, ds.num_classes, **cfg.model_options)
     history: dict[str, list] = {}
+    best = None  # best monitored value so far: a later phase only replaces best.keras when it beats it
     start_epoch = 0
     t0 = time.time()
     for p, phase in enumerate(phases):
@@ -315,7 +331,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         phase_callbacks = [
             keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
             keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor,
-                                            mode="max" if "acc" in monitor else "min", save_best_only=True),
+                                            mode="max" if "acc" in monitor else "min", save_best_only=True,
+                                            initial_value_threshold=best),
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
             keras.callbacks.TerminateOnNaN(),
         ]
@@ -331,6 +348,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                       callbacks=phase_callbacks, verbose=verbose)
         for k, v in h.history.items():
             history.setdefault(k, []).extend(float(x) for x in v)
+        if history.get(monitor):
+            best = (max if "acc" in monitor else min)(history[monitor])
         start_epoch = end_epoch
     wall = time.time() - t0
     model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights

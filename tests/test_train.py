@@ -133,3 +133,26 @@ def test_a_new_run_in_an_old_folder_starts_clean(tmp_path):
     assert [int(r.split(",")[0]) for r in rows] == [0]  # not 0, 1, 0
     assert not (tmp_path / "run" / "metrics_val.json").exists()  # stale metrics of the first run are gone
     assert not (tmp_path / "run" / "backup").exists()  # a finished run leaves nothing to resume
+
+
+def test_phases_freeze_the_backbone_then_unfreeze_it(tmp_path):
+    """Head only → last layers → everything, on a flat EfficientNet graph; BatchNorm stays frozen."""
+    from fer.train import Phase, _backbone_layers, _set_trainable
+    from fer.models import build
+
+    model = build("efficientnet_b0", (32, 32, 1))
+    backbone = _backbone_layers(model)
+    assert backbone and all(layer.name not in ("avg_pool", "logits", "rescale") for layer in backbone)
+    counts = []
+    for n in (0, 20, -1):
+        _set_trainable(model, n)
+        counts.append(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        assert not any(layer.trainable for layer in backbone if isinstance(layer, keras.layers.BatchNormalization))
+    head = sum(int(np.prod(w.shape)) for layer in model.layers[model.layers.index(backbone[-1]) + 1:]
+               for w in layer.trainable_weights)
+    assert counts[0] == head and counts[0] < counts[1] < counts[2]
+    ds = quadrant_faces(4, size=32)
+    run = train(ds, tiny_config(model="efficientnet_b0", input_shape=(32, 32, 1), model_options={},
+                                phases=[Phase(1, 1e-3, 0), Phase(1, 1e-4, -1)]), tmp_path / "run", verbose=0,
+                evaluate=False)
+    assert len(run.history["loss"]) == 2
