@@ -319,6 +319,8 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
                         "(else val, else all) faces")
     p.add_argument("--compare-samples", type=int, default=2000, metavar="N",
                    help="faces used by --compare (default: 2000)")
+    p.add_argument("--compare-out", metavar="JSON", default=None,
+                   help="also write the --compare result as JSON (with command and date), e.g. into results/")
     p.add_argument("--out", "-o", default=None, help="output file (default: next to MODEL)")
     p.set_defaults(func=run_export)
     return p
@@ -345,7 +347,14 @@ def run_export(args: argparse.Namespace) -> int:
         meta = read_metadata(out)
         print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, classes {meta.get('classes')})")
         if args.compare:
-            print(json.dumps(_compare_on(args.model, out, args.compare, args.compare_samples), indent=2))
+            report = _compare_on(args.model, out, args.compare, args.compare_samples)
+            print(json.dumps(report, indent=2))
+            if args.compare_out:
+                from fer.evaluate import write_metrics
+
+                report.update(model=str(args.model), exported=str(out), format=args.format,
+                              quantize=args.quantize, exported_mb=out.stat().st_size / 1e6)
+                write_metrics(report, args.compare_out)
         status.code = 0
     return status.code
 
