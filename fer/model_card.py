@@ -36,7 +36,7 @@ def top_confusions(metrics: dict, k: int = 5) -> list[tuple[str, str, float]]:
 
 
 def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Path | None = None,
-               title: str = "fer2013_default") -> str:
+               title: str = "fer2013_default", notes: list[str] | None = None) -> str:
     """The card's Markdown text."""
     import keras
 
@@ -48,7 +48,8 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
     model = keras.saving.load_model(model_file, compile=False)
     results = [(p, _read(p)) for p in metrics_files]
     size_mb = model_file.stat().st_size / 2**20
-    epochs_done = len(history.get("loss", []))
+    csv = run / "history.csv"
+    epochs_done = len(csv.read_text().splitlines()) - 1 if csv.is_file() else len(history.get("loss", []))
     lines = [
         f"# Model card: `{model_file.name}`",
         "",
@@ -65,7 +66,8 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         "converts colour for you.",
         "",
         "## Training",
-        f"- Command: `{config.get('command', '').replace('/work/venv/bin/', '')}` (recipe `{title}` in `fer/recipes.py`).",
+        f"- Command: `python -m fer train --recipe {title} --data {config.get('dataset')} --out {run}` "
+        f"(recipe `{title}` in `fer/recipes.py`; re-running it resumes an interrupted run).",
         f"- Data: `{config.get('dataset')}`, split `{config.get('train_split')}` (FER2013 Training, "
         "28,709 faces) for training; `val` (PublicTest) for monitoring only — the last epoch is shipped "
         f"(`keep={config.get('keep')!r}`), no checkpoint was picked on PublicTest.",
@@ -75,9 +77,10 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         f"{config.get('mixup_alpha')}, class weighting {config.get('class_weighting')}, precision "
         f"{config.get('precision')}.",
         f"- Augmentation: {config.get('augment')}.",
-        f"- Epochs: {epochs_done} of {config.get('epochs')}; training wall time of the final (resumed) "
+        f"- Epochs: {epochs_done} of {config.get('epochs')} (rows of `{csv}`); wall time of the last training "
         f"process {history.get('wall_seconds', 0) / 60:.0f} min on {env.get('cpu_count')} CPU cores "
         f"({env.get('processor')}), TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}.",
+        *[f"- {note}" for note in notes or []],
         "",
         "## Results",
         "",
@@ -111,8 +114,8 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
     speed = _read(bench) if bench else {}
     if speed:
         lines += ["", "## Speed", "", f"From `{bench}` ({speed.get('date', '')}):", ""]
-        for key, value in speed.get("summary", {}).items():
-            lines.append(f"- {key}: {value}")
+        for key, value in speed.get("results", {}).items():
+            lines.append(f"- {key.replace('_', ' ')}: {value}")
     lines += ["", "## Licence", "",
               "The weights were trained on FER2013 (released for the ICML 2013 representation-learning "
               "challenge, research use). Use the model for research and teaching; check the dataset terms "
@@ -128,10 +131,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", nargs="*", default=[], help="evaluation JSON files (python -m fer evaluate)")
     parser.add_argument("--bench", help="results/bench_inference.json")
     parser.add_argument("--title", default="fer2013_default")
+    parser.add_argument("--note", action="append", default=[], help="an extra line for the Training section")
     parser.add_argument("--out", default="models/README.md")
     args = parser.parse_args(argv)
     text = model_card(Path(args.run), Path(args.model), [Path(p) for p in args.metrics],
-                      Path(args.bench) if args.bench else None, args.title)
+                      Path(args.bench) if args.bench else None, args.title, args.note)
     out = Path(args.out)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_text(text)
