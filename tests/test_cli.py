@@ -11,10 +11,12 @@ from fer.__main__ import main
 
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory):
-    # fer_resnet, not baseline_cnn: the baseline's two Dropout(0.5) dense layers keep it at chance for the
-    # first few hundred steps (the course source reports the same slow start), longer than a unit test runs.
-    out = tmp_path_factory.mktemp("runs") / "resnet"
-    code = main(["train", "--model", "fer_resnet", "--data", "synthetic", "--epochs", "6", "--no-augment",
+    # simple_cnn (no BatchNorm) at 48x48x1: baseline_cnn's two Dropout(0.5) dense layers keep it at chance for
+    # its first few hundred steps (the course source reports the same slow start), and BatchNorm's moving
+    # averages need more steps than 490 synthetic faces give; both are longer than a unit test runs.
+    out = tmp_path_factory.mktemp("runs") / "simple"
+    code = main(["train", "--model", "simple_cnn", "--input-size", "48", "--channels", "1", "--data", "synthetic",
+                 "--epochs", "15", "--batch-size", "16", "--no-augment",
                  "--out", str(out), "--quiet"])
     assert code == 0
     return out
@@ -25,7 +27,7 @@ def test_train_on_synthetic_learns_well_above_chance(synthetic_run):
                  "plots/history.png", "plots/confusion_test.png"):
         assert (synthetic_run / name).is_file(), name
     metrics = json.loads((synthetic_run / "metrics_test.json").read_text())
-    assert metrics["num_samples"] > 0 and metrics["accuracy"] > 2 / 7  # chance is 1/7
+    assert metrics["num_samples"] > 0 and metrics["accuracy"] > 0.5  # chance is 1/7
 
 
 def test_evaluate_reproduces_the_run_metrics(synthetic_run, tmp_path, capsys):
@@ -46,9 +48,9 @@ def test_compare_reads_run_folders(synthetic_run, tmp_path, capsys):
     (second / "metrics_val.json").write_text(json.dumps(metrics))
     assert main(["compare", str(synthetic_run), str(second), "--out", str(tmp_path / "cmp")]) == 0
     rows = json.loads((tmp_path / "cmp" / "comparison.json").read_text())
-    assert [r["name"] for r in rows] == ["copy", "resnet"]  # best accuracy first
+    assert [r["name"] for r in rows] == ["copy", "simple"]  # best accuracy first
     assert (tmp_path / "cmp" / "comparison.png").stat().st_size > 0
-    assert "resnet" in capsys.readouterr().out
+    assert "simple" in capsys.readouterr().out
 
 
 def test_bad_data_path_is_one_clear_line(tmp_path, capsys):

@@ -26,7 +26,7 @@ RELOAD = r"""
 import json, sys
 import numpy as np
 import keras
-import fer.layers  # registers the "fer>" layers; nothing else of fer is imported here
+import fer.layers  # importing fer registers the "fer>" objects; fer.models is not imported here
 manifest = json.load(open(sys.argv[1]))
 data = np.load(manifest["inputs"])
 report = {}
@@ -70,6 +70,7 @@ def test_fresh_process_reload_gives_same_outputs(tmp_path):
     for case, got in report.items():
         assert got["max_diff"] < 1e-5, (case, got["max_diff"])
         assert (got["trainable"], got["weights"], got["output"]) == facts[case], case
-        assert got["fer_modules"] == ["fer.layers"], got["fer_modules"]
+        # importing the package registers every custom object; the model code itself is not needed to load
+        assert "fer.layers" in got["fer_modules"] and not any(m.startswith("fer.models") for m in got["fer_modules"])
     assert report["mobilenet_cbam_embedding"]["output"] == "embedding"
     assert report["efficientnet_b0_frozen"]["trainable"] < report["efficientnet_b0"]["trainable"]
