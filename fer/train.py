@@ -219,7 +219,7 @@ def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int):
     raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {cfg.optimizer!r}")
 
 
-def _make_loss(cfg: TrainConfig, train_labels: np.ndarray, num_classes: int):
+def _make_loss(cfg: TrainConfig):
     if cfg.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     from fer.losses import get_loss
@@ -327,7 +327,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
             model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs),
-                          loss=_make_loss(cfg, ds.labels, ds.num_classes), metrics=["accuracy"])
+                          loss=_make_loss(cfg), metrics=["accuracy"])
         phase_callbacks = [
             keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
             keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor,
