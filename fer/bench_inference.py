@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 import fer
+from fer.data.atomic import write_json
 from fer.provenance import command_line
 from fer.inference import (
     DEFAULT_MODEL,
@@ -175,11 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args.model, untrained=args.untrained, seconds=args.seconds, tflite=not args.no_tflite)
         print(json.dumps(report["results"], indent=2))
         if not args.no_write:
-            out = Path(args.out)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
-            os.replace(tmp, out)
+            out = write_json(report, args.out)
             print(f"wrote {out}")
         status.code = 0
     return status.code

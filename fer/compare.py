@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fer.data.atomic import write_text
+
 
 def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
     """One row of the comparison table from a run folder.
@@ -56,13 +58,8 @@ def compare_runs(run_dirs, split: str = "val", out_dir: str | os.PathLike | None
         from fer.plots import plot_comparison, save_figure
 
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = out / ".comparison.csv.tmp"
-        table.to_csv(tmp, index=False)
-        os.replace(tmp, out / "comparison.csv")
-        tmp = out / ".comparison.json.tmp"
-        tmp.write_text(table.to_json(orient="records", indent=2))
-        os.replace(tmp, out / "comparison.json")
+        write_text(table.to_csv(index=False), out / "comparison.csv")
+        write_text(table.to_json(orient="records", indent=2), out / "comparison.json")
         save_figure(plot_comparison(table), out / "comparison.png")
     return table
 

@@ -45,6 +45,7 @@ import cv2
 import keras
 import numpy as np
 
+from fer.data.atomic import json_default
 from fer.data.dataset import Dataset
 from fer.labels import EMOTIONS
 from fer.preprocess import fit_to_model, model_input_shape
@@ -357,16 +358,6 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
-
-
 def _finite(obj):
     """``obj`` with NaN/inf floats replaced by ``None`` (strict JSON has no NaN)."""
     if isinstance(obj, dict):
@@ -396,7 +387,7 @@ def write_metrics(metrics: dict, path: str | os.PathLike) -> Path:
     record.setdefault("command", command_line())
     record.setdefault("date", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     record.setdefault("versions", _versions())
-    text = json.dumps(_finite(record), indent=2, default=_json_default, allow_nan=False) + "\n"
+    text = json.dumps(_finite(record), indent=2, default=json_default, allow_nan=False) + "\n"
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

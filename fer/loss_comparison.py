@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -44,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from fer.compare import compare_runs
+    from fer.data.atomic import write_json
     from fer.provenance import command_line
     from fer.data.sources import load_dataset
     from fer.train import TrainConfig, train
@@ -77,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "results": json.loads(table.to_json(orient="records")),
     }
-    tmp = out / ".comparison.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2))
-    os.replace(tmp, out / "comparison.json")
+    write_json(summary, out / "comparison.json")
     print(table.to_string(index=False))
     return 0
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -134,12 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--note", action="append", default=[], help="an extra line for the Training section")
     parser.add_argument("--out", default="models/README.md")
     args = parser.parse_args(argv)
+    from fer.data.atomic import write_text
+
     text = model_card(Path(args.run), Path(args.model), [Path(p) for p in args.metrics],
                       Path(args.bench) if args.bench else None, args.title, args.note)
-    out = Path(args.out)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    out = write_text(text, args.out)
     print(f"wrote {out}")
     return 0
 

@@ -8,7 +8,6 @@ A run folder holds everything later steps need: ``config.json``, ``env.json``, `
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import platform
@@ -23,6 +22,7 @@ import keras
 import numpy as np
 
 from fer.class_names import attach_class_names
+from fer.data.atomic import write_json
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.models import build, default_shape
@@ -430,19 +430,4 @@ def _save_model(model: keras.Model, path: Path) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    data = {**data, "written": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=_json_default))
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o)}")
+    write_json({**data, "written": datetime.now(timezone.utc).isoformat(timespec="seconds")}, path)

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 
 @contextmanager
 def atomic_dir(root: str | os.PathLike, *, overwrite: bool = False) -> Iterator[Path]:
@@ -49,14 +51,30 @@ def atomic_dir(root: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_json(obj, path: str | os.PathLike) -> Path:
-    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename."""
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (creating the parent folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def json_default(obj):
+    """``json.dumps`` fallback for NumPy scalars and arrays and paths."""
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def write_json(obj, path: str | os.PathLike) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` through a temporary file and a rename."""
+    return write_text(json.dumps(obj, indent=2, sort_keys=False, default=json_default) + "\n", path)
