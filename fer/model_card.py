@@ -35,7 +35,8 @@ def top_confusions(metrics: dict, k: int = 5) -> list[tuple[str, str, float]]:
 
 
 def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Path | None = None,
-               title: str = "fer2013_default", notes: list[str] | None = None) -> str:
+               title: str = "fer2013_default", notes: list[str] | None = None,
+               see_also: list[str] | None = None) -> str:
     """The card's Markdown text."""
     import keras
 
@@ -49,6 +50,13 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
     size_mb = model_file.stat().st_size / 2**20
     csv = run / "history.csv"
     epochs_done = len(csv.read_text().splitlines()) - 1 if csv.is_file() else len(history.get("loss", []))
+    phases = config.get("phases") or []
+    planned = sum(p["epochs"] for p in phases) if phases else config.get("epochs")
+    cycles = ("" if len(phases) < 2 else " in " + str(len(phases)) + " cosine cycles (warm restarts): "
+              + ", then ".join(f"{p['epochs']} epochs at peak lr {p['lr']}" for p in phases))
+    ferplus = "contempt" in config.get("classes", [])
+    labels = "FER+ majority-vote labels, 8 classes" if ferplus else "original FER2013 labels, 7 classes"
+    faces = f", {config['train_faces']:,} faces" if config.get("train_faces") else ""
     lines = [
         f"# Model card: `{model_file.name}`",
         "",
@@ -58,7 +66,7 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         "## Model",
         f"- Architecture: `{config.get('model')}` ({model.count_params():,} parameters, input "
         f"{'x'.join(str(v) for v in config.get('input_shape', []))}, options {config.get('model_options') or 'default'});"
-        " see `fer/models/fer_resnet.py`.",
+        f" see `fer/models/{config.get('model')}.py`.",
         f"- File: {size_mb:.1f} MB, float32 weights, no optimizer state; classes in output order: "
         f"{', '.join(config.get('classes', []))}.",
         "- Input: a face crop, grayscale pixels in [0, 255]; `fer.inference.load_classifier` resizes any crop and "
@@ -67,17 +75,20 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         "## Training",
         f"- Command: `python -m fer train --recipe {title} --data {config.get('dataset')} --out {run}` "
         f"(recipe `{title}` in `fer/recipes.py`; re-running it resumes an interrupted run).",
-        f"- Data: `{config.get('dataset')}`, split `{config.get('train_split')}` (FER2013 Training, "
-        "28,709 faces) for training; `val` (PublicTest) for monitoring only — the last epoch is shipped "
-        f"(`keep={config.get('keep')!r}`), no checkpoint was picked on PublicTest.",
+        f"- Data: `{config.get('dataset')}` ({labels}), split `{config.get('train_split')}` (FER2013 Training"
+        f"{faces}) for training; `val` (PublicTest) for monitoring only — "
+        + ("the last epoch is shipped (`keep='last'`), no checkpoint was picked on PublicTest."
+           if config.get("keep") == "last" else "the checkpoint with the best PublicTest accuracy is shipped."),
+        *([f"- Initialised from `{config['init_from']}` (every layer but the new classifier)."]
+          if config.get("init_from") else []),
         f"- Optimiser: {config.get('optimizer')} (lr {config.get('lr')}, weight decay {config.get('weight_decay')}), "
         f"schedule {config.get('schedule')} with {config.get('warmup_epochs')} warm-up epochs, batch "
         f"{config.get('batch_size')}, label smoothing {config.get('label_smoothing')}, mixup α "
         f"{config.get('mixup_alpha')}, class weighting {config.get('class_weighting')}, precision "
         f"{config.get('precision')}.",
         f"- Augmentation: {config.get('augment')}.",
-        f"- Epochs: {epochs_done} of {config.get('epochs')} (rows of `{csv}`); wall time of the last training "
-        f"process {history.get('wall_seconds', 0) / 60:.0f} min on {env.get('cpu_count')} CPU cores "
+        f"- Epochs: {epochs_done} of {planned} (rows of `{csv}`){cycles}; training wall time "
+        f"{history.get('wall_seconds', 0) / 60:.0f} min on {env.get('cpu_count')} CPU cores "
         f"({env.get('processor')}), TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}.",
         *[f"- {note}" for note in notes or []],
         "",
@@ -106,10 +117,13 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
             lines.append(f"- {t} → {p}: {_pct(share)}")
         worst = min(best["per_class"].items(), key=lambda kv: kv[1]["recall"] if kv[1]["support"] else 2)
         lines += ["", f"- Lowest recall: {worst[0]} ({_pct(worst[1]['recall'])}).",
-                  "- FER2013 labels are noisy (FER+ relabelling agrees with them on about two thirds of faces; "
-                  "see results/merge_audit.json), PublicTest shares hundreds of near-duplicate faces with "
-                  "Training (same file), and the faces are mostly frontal, adult and web-sourced: expect lower "
-                  "accuracy on profile views, children, strong lighting and posed lab data."]
+                  ("- FER+ labels come from 10 crowd votes per face; faces whose votes are split (and the rare "
+                   "contempt and disgust classes) are the hard cases. " if ferplus else
+                   "- FER2013 labels are noisy (FER+ relabelling agrees with them on about two thirds of faces; "
+                   "see results/merge_audit.json). ")
+                  + "PublicTest shares hundreds of near-duplicate faces with Training (same file), and the faces "
+                  "are mostly frontal, adult and web-sourced: expect lower accuracy on profile views, children, "
+                  "strong lighting and posed lab data."]
     speed = _read(bench) if bench else {}
     if speed:
         lines += ["", "## Speed", "", f"From `{bench}` ({speed.get('date', '')}):", ""]
@@ -117,8 +131,11 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
             lines.append(f"- {key.replace('_', ' ')}: {value}")
     lines += ["", "## Licence", "",
               "The weights were trained on FER2013 (released for the ICML 2013 representation-learning "
-              "challenge, research use). Use the model for research and teaching; check the dataset terms "
-              "before any commercial use. The code is MIT-licensed.", ""]
+              "challenge, research use)" + (" with the FER+ labels (Microsoft, MIT licence)" if ferplus else "")
+              + ". Use the model for research and teaching; check the dataset terms before any commercial use. "
+              "The code is MIT-licensed.", ""]
+    for other in see_also or []:
+        lines += [f"See also: [{Path(other).stem}]({Path(other).name}).", ""]
     return "\n".join(lines)
 
 
@@ -131,12 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bench", help="results/bench_inference.json")
     parser.add_argument("--title", default="fer2013_default")
     parser.add_argument("--note", action="append", default=[], help="an extra line for the Training section")
+    parser.add_argument("--see-also", action="append", default=[], help="another card to link at the end")
     parser.add_argument("--out", default="models/README.md")
     args = parser.parse_args(argv)
     from fer.data.atomic import write_text
 
     text = model_card(Path(args.run), Path(args.model), [Path(p) for p in args.metrics],
-                      Path(args.bench) if args.bench else None, args.title, args.note)
+                      Path(args.bench) if args.bench else None, args.title, args.note, args.see_also)
     out = write_text(text, args.out)
     print(f"wrote {out}")
     return 0

@@ -44,12 +44,14 @@ class Phase:
     """One fine-tuning phase: which backbone layers train, for how long, at what learning rate.
 
     ``trainable_layers``: ``0`` trains the head only, ``N`` also the last N backbone layers, ``-1`` everything
-    (BatchNorm layers of a pretrained backbone stay frozen in every phase).
+    (BatchNorm layers of a pretrained backbone stay frozen in every phase); ``None`` leaves every layer
+    trainable, BatchNorm included: a from-scratch model trained in several learning-rate cycles
+    (warm restarts), each phase continuing from the previous phase's weights.
     """
 
     epochs: int
     lr: float
-    trainable_layers: int = 0
+    trainable_layers: int | None = 0
 
 
 @dataclass
@@ -75,7 +77,12 @@ class TrainConfig:
         mixup_alpha: > 0 turns mixup on.
         early_stopping: patience in epochs (0 = off).
         reduce_lr_patience: patience of ReduceLROnPlateau when ``schedule == "plateau"``.
-        phases: fine-tuning phases for pretrained backbones; when given they replace ``epochs``/``lr``.
+        phases: fine-tuning phases (or warm-restart cycles, see :class:`Phase`); when given they replace
+            ``epochs``/``lr``. An interrupted multi-phase run resumes in the phase it stopped in.
+        init_from: start from the weights of this ``.keras`` model or ``.weights.h5`` file: every layer
+            whose name and weight shapes match is copied (e.g. a FER2013 model fine-tuned on FER+'s
+            8 classes gets everything but its classifier). Relative paths are tried from the working
+            directory, then from the repository root.
         mixed_precision: ``"auto"`` (float16 on a GPU, else float32), ``"mixed_bfloat16"``, ``"float32"``...
         deterministic: make TensorFlow ops deterministic (same seed + data → same weights).
         seed: seeds weights, shuffling and augmentation.
@@ -102,6 +109,7 @@ class TrainConfig:
     early_stopping: int = 10
     reduce_lr_patience: int = 4
     phases: list[Phase] = field(default_factory=list)
+    init_from: str | None = None
     mixed_precision: str = "auto"
     deterministic: bool = True
     seed: int = 42
@@ -253,8 +261,60 @@ def _set_trainable(model: keras.Model, trainable_layers: int) -> None:
     """Unfreeze the last ``trainable_layers`` backbone layers (``0`` = head only, ``-1`` = all); BatchNorm stays frozen."""
     from fer.models.transfer import set_trainable_layers
 
+    if trainable_layers is None:
+        for layer in model.layers:
+            layer.trainable = True
+        return
     backbone = _backbone_layers(model)
     set_trainable_layers(backbone, len(backbone) if trainable_layers < 0 else trainable_layers)
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """``path`` as given when it exists, else relative to the repository root (recipes name shipped models)."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    repo = Path(__file__).resolve().parents[1] / p
+    return repo if repo.exists() else p
+
+
+def init_weights(model: keras.Model, source: str | os.PathLike) -> list[str]:
+    """Copy into ``model`` the weights of every layer of ``source`` (a ``.keras`` model or a
+    ``.weights.h5`` file of the same architecture) whose name and weight shapes match.
+
+    Returns:
+        The names of ``model``'s weighted layers that were *not* initialised (e.g. a new classifier).
+
+    Raises:
+        FileNotFoundError: ``source`` does not exist.
+        ValueError: no layer matched (a different architecture).
+    """
+    path = resolve_path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from={str(source)!r}: no such file. Give a .keras model or a "
+                                ".weights.h5 file of the same architecture (e.g. models/fer2013_default.keras).")
+    if str(path).endswith(".weights.h5"):
+        model.load_weights(path)
+        return []
+    src = keras.saving.load_model(path, compile=False)
+    copied, skipped = 0, []
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        try:
+            values = src.get_layer(layer.name).get_weights()
+        except ValueError:
+            skipped.append(layer.name)
+            continue
+        if [tuple(w.shape) for w in layer.weights] != [v.shape for v in values]:
+            skipped.append(layer.name)
+            continue
+        layer.set_weights(values)
+        copied += 1
+    if not copied:
+        raise ValueError(f"init_from={str(source)!r}: no layer of {src.name!r} matches {model.name!r} by name "
+                         "and weight shapes; it is a different architecture.")
+    return skipped
 
 
 def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.PathLike | None = None, *,
@@ -307,6 +367,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     _write_json(out / "config.json", {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
                                       "train_split": train_split, "val_split": val_split if has_val else None,
                                       "num_classes": ds.num_classes, "classes": list(ds.classes),
+                                      "train_faces": int((ds.split == train_split).sum()),
                                       "command": command_line(), "precision": policy})
     _write_json(out / "env.json", environment())
 
@@ -317,12 +378,28 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
 
     with scope():
         model = build(cfg.model, shape, ds.num_classes, **cfg.model_options)
+        if cfg.init_from:
+            fresh = init_weights(model, cfg.init_from)
+            print(f"[fer.train] initialised from {cfg.init_from}; new layers: {fresh or 'none'}", file=sys.stderr)
     history: dict[str, list] = {}
     best = None  # best monitored value so far: a later phase only replaces best.keras when it beats it
     start_epoch = 0
+    earlier_wall = 0.0  # wall time of phases finished before an interruption
     t0 = time.time()
     for p, phase in enumerate(phases):
         end_epoch = start_epoch + phase.epochs
+        done = out / "backup" / f"phase{p}.done.weights.h5"
+        if done.is_file():  # finished before an interruption: take its weights and history, go on
+            model.load_weights(done)
+            saved = _read_json(out / "backup" / f"phase{p}.done.json")
+            for k, v in saved["history"].items():
+                history.setdefault(k, []).extend(v)
+            earlier_wall += saved["wall_seconds"]
+            best = saved["best"]
+            start_epoch = end_epoch
+            print(f"[fer.train] phase {p} was finished before the interruption; resuming after it", file=sys.stderr)
+            continue
+        t_phase, n_before = time.time(), len(history.get("loss", []))
         with scope():
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
@@ -350,8 +427,13 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             history.setdefault(k, []).extend(float(x) for x in v)
         if history.get(monitor):
             best = (max if "acc" in monitor else min)(history[monitor])
+        if p < len(phases) - 1:  # a later interruption resumes after this phase, not inside it again
+            model.save_weights(done)
+            phase_history = {k: v[n_before:] for k, v in history.items()}
+            _write_json(done.with_name(f"phase{p}.done.json"),
+                        {"history": phase_history, "wall_seconds": time.time() - t_phase, "best": best})
         start_epoch = end_epoch
-    wall = time.time() - t0
+    wall = time.time() - t0 + earlier_wall
     model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
     shutil.rmtree(out / "backup", ignore_errors=True)  # finished: nothing left to resume
     history["wall_seconds"] = wall
@@ -427,6 +509,12 @@ def _save_model(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def _read_json(path: Path) -> dict:
+    import json
+
+    return json.loads(path.read_text())
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -63,8 +63,12 @@ def test_same_seed_gives_the_same_weights(tmp_path):
 
 
 class Interrupt(keras.callbacks.Callback):
+    def __init__(self, after_epoch: int = 1):
+        super().__init__()
+        self.after_epoch = after_epoch
+
     def on_epoch_end(self, epoch, logs=None):
-        if epoch == 1:
+        if epoch == self.after_epoch:
             raise KeyboardInterrupt("simulated power cut")
 
 
@@ -156,3 +160,50 @@ def test_phases_freeze_the_backbone_then_unfreeze_it(tmp_path):
                                 phases=[Phase(1, 1e-3, 0), Phase(1, 1e-4, -1)]), tmp_path / "run", verbose=0,
                 evaluate=False)
     assert len(run.history["loss"]) == 2
+
+
+def test_an_interrupted_multi_phase_run_resumes_in_the_phase_it_stopped_in(tmp_path):
+    """Two learning-rate cycles (warm restart); the cut comes in the second: the first is not trained again."""
+    from fer.train import Phase
+
+    ds = quadrant_faces(8)
+    cfg = tiny_config(phases=[Phase(2, 1e-2, None), Phase(2, 5e-3, None)], schedule="cosine")
+    with pytest.raises(KeyboardInterrupt):
+        train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[Interrupt(after_epoch=2)])
+    assert (tmp_path / "run" / "backup" / "phase0.done.weights.h5").is_file()
+    run = train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
+    epochs = [int(line.split(",")[0]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]
+    assert len(run.history["loss"]) == 3  # phase 0 (2 epochs, from its saved record) + the last epoch
+    assert not (tmp_path / "run" / "backup").exists()
+
+
+def test_phase_without_trainable_layers_trains_everything_including_batchnorm(tmp_path):
+    from fer.models import build
+    from fer.train import _set_trainable
+
+    model = build("fer_resnet", (24, 24, 1), 4, **TINY)
+    _set_trainable(model, 0)  # head only: the backbone, BatchNorm included, is frozen
+    _set_trainable(model, None)
+    bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert bns and all(layer.trainable for layer in bns)
+    assert len(model.trainable_weights) == len([w for w in model.weights if "moving" not in w.path])
+
+
+def test_init_from_copies_every_matching_layer_and_leaves_a_new_head(tmp_path):
+    from fer.models import build
+    from fer.train import init_weights
+
+    source = build("fer_resnet", (24, 24, 1), 4, **TINY)
+    source.save(tmp_path / "source.keras")
+    target = build("fer_resnet", (24, 24, 1), 3, **TINY)  # 3 classes: a new classifier
+    fresh = init_weights(target, tmp_path / "source.keras")
+    assert fresh == ["logits"]
+    for layer in target.layers:
+        if layer.weights and layer.name not in fresh:
+            for a, b in zip(layer.get_weights(), source.get_layer(layer.name).get_weights()):
+                np.testing.assert_array_equal(a, b)
+    with pytest.raises(FileNotFoundError, match="init_from='nowhere.keras'"):
+        init_weights(target, "nowhere.keras")
+    with pytest.raises(ValueError, match="different architecture"):
+        init_weights(build("simple_cnn", (24, 24, 1), 3), tmp_path / "source.keras")
