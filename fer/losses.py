@@ -429,6 +429,26 @@ def to_arcface_inputs(image, label):
     return {"image": image, "label": label}, label
 
 
+class ArcFaceBatches(keras.utils.PyDataset):
+    """Wrap a ``PyDataset`` of ``(images, one_hot[, sample_weights])`` batches (e.g. a
+    :class:`fer.data.FERSequence`) into the ``({"image", "label"}, one_hot[, sample_weights])`` batches
+    the ``train_model`` of :func:`build_arcface_model` takes."""
+
+    def __init__(self, batches: keras.utils.PyDataset) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, index: int):
+        images, labels, *weights = self.batches[index]
+        return (*to_arcface_inputs(images, labels), *weights)
+
+    def on_epoch_end(self) -> None:
+        self.batches.on_epoch_end()
+
+
 def build_arcface_model(backbone_embedding_model: keras.Model, num_classes: int = 7, s: float = 30.0,
                         m: float = 0.5, center_loss_weight: float = 0.01, alpha: float = 0.5,
                         easy_margin: bool = False) -> tuple[keras.Model, keras.Model]:

@@ -73,7 +73,7 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         "converts colour for you.",
         "",
         "## Training",
-        f"- Command: `python -m fer train --recipe {title} --data {config.get('dataset')} --out {run}` "
+        f"- Command: `{config.get('command') or f'python -m fer train --recipe {title} --data DATA --out {run}'}` "
         f"(recipe `{title}` in `fer/recipes.py`; re-running it resumes an interrupted run).",
         f"- Data: `{config.get('dataset')}` ({labels}), split `{config.get('train_split')}` (FER2013 Training"
         f"{faces}) for training; `val` (PublicTest) for monitoring only — "

@@ -70,8 +70,13 @@ class TrainConfig:
             ``"cosine_restarts"`` (SGDR, Loshchilov & Hutter 2017).
         warmup_epochs: linear warm-up length for the cosine schedules.
         label_smoothing: for the cross-entropy / focal loss.
-        loss: ``"categorical_crossentropy"`` or ``"focal"``.
+        loss: ``"categorical_crossentropy"``, ``"focal"`` or ``"arcface"``: additive angular margin
+            logits on the model's embedding (the output of its ``embedding`` layer, else the input of its
+            ``logits`` layer), optionally with center loss; the run's saved model is the plain softmax
+            classifier ``softmax(s · cos θ)`` that shares those weights (see :func:`fer.losses.build_arcface_model`).
         focal_gamma: γ of the focal loss.
+        arcface_s, arcface_m: ArcFace scale and margin (radians).
+        center_loss_weight: λ of the center loss added to ArcFace (0 = none).
         class_weighting: weight the loss by balanced class weights.
         augment: an :class:`Augment` as a dict, ``True`` for the defaults, ``False`` for none.
         mixup_alpha: > 0 turns mixup on.
@@ -103,6 +108,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     loss: str = "categorical_crossentropy"
     focal_gamma: float = 2.0
+    arcface_s: float = 30.0
+    arcface_m: float = 0.5
+    center_loss_weight: float = 0.0
     class_weighting: bool = False
     augment: dict | bool = True
     mixup_alpha: float = 0.0
@@ -228,11 +236,39 @@ def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int):
 
 
 def _make_loss(cfg: TrainConfig):
+    if cfg.loss == "arcface":  # the training model outputs margin logits, not probabilities
+        return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing)
     if cfg.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     from fer.losses import get_loss
 
     return get_loss(cfg.loss, gamma=cfg.focal_gamma, label_smoothing=cfg.label_smoothing)
+
+
+def embedding_output(model: keras.Model):
+    """The tensor ArcFace works on: the output of a layer named ``embedding``, else the input of ``logits``."""
+    names = {layer.name for layer in model.layers}
+    if "embedding" in names:
+        return model.get_layer("embedding").output
+    if "logits" in names:
+        return model.get_layer("logits").input
+    raise ValueError(f"loss='arcface' needs a model with an 'embedding' or a 'logits' layer; {model.name!r} has neither")
+
+
+def build_models(cfg: TrainConfig, shape: tuple[int, int, int], num_classes: int) -> tuple[keras.Model, keras.Model]:
+    """``(fit_model, run_model)``: the model ``fit`` trains and the classifier the run saves.
+
+    They are the same model except with ``loss="arcface"``, where ``fit_model`` takes ``{"image",
+    "label"}`` and returns margin logits, and ``run_model`` is the softmax classifier sharing its weights.
+    """
+    model = build(cfg.model, shape, num_classes, **cfg.model_options)
+    if cfg.loss != "arcface":
+        return model, model
+    from fer.losses import build_arcface_model
+
+    backbone = keras.Model(model.inputs, embedding_output(model), name=model.name)
+    return build_arcface_model(backbone, num_classes, s=cfg.arcface_s, m=cfg.arcface_m,
+                               center_loss_weight=cfg.center_loss_weight)
 
 
 #: input-side layers of the builders (see fer.models.blocks.input_stem): never part of the backbone
@@ -377,10 +413,15 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         return strategy.scope() if strategy is not None else contextlib.nullcontext()
 
     with scope():
-        model = build(cfg.model, shape, ds.num_classes, **cfg.model_options)
+        model, _ = build_models(cfg, shape, ds.num_classes)  # the classifier is rebuilt at the end (float32)
         if cfg.init_from:
             fresh = init_weights(model, cfg.init_from)
             print(f"[fer.train] initialised from {cfg.init_from}; new layers: {fresh or 'none'}", file=sys.stderr)
+    fit_train, fit_val = train_seq, val_seq
+    if cfg.loss == "arcface":  # the margin needs the label as a second input
+        from fer.losses import ArcFaceBatches
+
+        fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
     history: dict[str, list] = {}
     best = None  # best monitored value so far: a later phase only replaces best.keras when it beats it
     start_epoch = 0
@@ -421,7 +462,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                                                            mode="max" if "acc" in monitor else "min",
                                                            restore_best_weights=False))
         phase_callbacks += list(callbacks or [])  # after the built-ins, so they see a saved epoch
-        h = model.fit(train_seq, validation_data=val_seq, epochs=end_epoch, initial_epoch=start_epoch,
+        h = model.fit(fit_train, validation_data=fit_val, epochs=end_epoch, initial_epoch=start_epoch,
                       callbacks=phase_callbacks, verbose=verbose)
         for k, v in h.history.items():
             history.setdefault(k, []).extend(float(x) for x in v)
@@ -489,15 +530,16 @@ def evaluate_run(out: Path, ds: Dataset, tta: bool = False) -> dict:
 
 
 def _to_float32(model: keras.Model, cfg: TrainConfig, shape, num_classes: int) -> keras.Model:
-    """Rebuild ``model`` uncompiled with float32 layers and copy its weights.
+    """Rebuild ``model`` (a trained ``fit_model``) uncompiled with float32 layers, copy its weights and
+    return the run's classifier (see :func:`build_models`).
 
     The saved file then carries no optimizer state (smaller) and runs in float32 everywhere (TFLite friendly).
     """
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        clean = build(cfg.model, shape, num_classes, **cfg.model_options)
-        clean.set_weights(model.get_weights())
+        fit_clean, clean = build_models(cfg, shape, num_classes)
+        fit_clean.set_weights(model.get_weights())
     finally:
         keras.mixed_precision.set_global_policy(previous)
     return clean

@@ -33,7 +33,7 @@ def test_card_reports_the_measured_numbers_and_the_cycles(two_cycle_run):
     assert "the last epoch is shipped" in text
     assert all(f"| {name} |" in text for name in metrics["per_class"])
     assert "[other](other.md)" in text
-    assert "--recipe tiny" in text
+    assert json.loads((out / "config.json").read_text())["command"] in text  # the command that really ran
 
 
 def test_top_confusions_are_the_largest_off_diagonal_shares():

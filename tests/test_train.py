@@ -207,3 +207,27 @@ def test_init_from_copies_every_matching_layer_and_leaves_a_new_head(tmp_path):
         init_weights(target, "nowhere.keras")
     with pytest.raises(ValueError, match="different architecture"):
         init_weights(build("simple_cnn", (24, 24, 1), 3), tmp_path / "source.keras")
+
+
+def test_arcface_training_saves_a_plain_softmax_classifier(tmp_path):
+    """loss='arcface' trains margin logits on the embedding (+ center loss) and ships softmax(s·cos θ)."""
+    ds = quadrant_faces(8)
+    cfg = tiny_config(loss="arcface", arcface_s=8.0, arcface_m=0.2, center_loss_weight=0.01, epochs=6, keep="best")
+    run = train(ds, cfg, tmp_path / "run", verbose=0)
+    saved = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert len(saved.inputs) == 1 and saved.output.shape[-1] == 4  # images in, probabilities out: no label input
+    probs = saved.predict(ds.subset("val").images.astype("float32"), verbose=0)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    assert run.history["loss"][-1] < run.history["loss"][0]
+    assert run.metrics["val"]["accuracy"] > 0.5  # chance is 0.25
+
+
+def test_arcface_uses_the_embedding_layer_when_the_model_has_one():
+    from fer.train import build_models
+
+    fit_model, run_model = build_models(TrainConfig(model="mobilenet_cbam", loss="arcface"), (32, 32, 1), 5)
+    assert sorted(t.name for t in fit_model.inputs) == ["image", "label"] and len(run_model.inputs) == 1
+    arcface = run_model.get_layer("arcface")
+    assert tuple(arcface.kernel.shape) == (1024, 5)  # on the 1024-wide pooled embedding, not on the logits
+    plain, same = build_models(TrainConfig(model="mobilenet_cbam"), (32, 32, 1), 5)
+    assert plain is same

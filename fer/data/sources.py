@@ -33,7 +33,7 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
     if text == "synthetic" or text.startswith("synthetic:"):
         from fer.data.synthetic import make_synthetic
 
-        count = text.partition(":")[2] or str(SYNTHETIC_PER_CLASS)
+        count = str(SYNTHETIC_PER_CLASS) if text == "synthetic" else text.partition(":")[2]
         if not count.isdigit() or int(count) < 1:
             raise ValueError(f"--data {text!r}: write 'synthetic' or 'synthetic:N' with N faces per class "
                              "(a positive integer, e.g. synthetic:200)")

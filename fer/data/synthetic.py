@@ -45,15 +45,15 @@ def draw_face(params: dict[str, float], size: int, rng: np.random.Generator) -> 
     s = size * SUPERSAMPLE
     # background: a random gray level with a random linear gradient
     yy, xx = np.mgrid[0:s, 0:s].astype(np.float32) / s
-    g = rng.uniform(-60, 60, size=2)
-    canvas = rng.uniform(30, 140) + g[0] * (xx - 0.5) + g[1] * (yy - 0.5)
+    g = rng.uniform(-30, 30, size=2)
+    canvas = rng.uniform(58, 113) + g[0] * (xx - 0.5) + g[1] * (yy - 0.5)
     canvas = np.clip(canvas, 0, 255).astype(np.uint8)
 
     scale = rng.uniform(0.85, 1.1)
     cx = s / 2 + rng.normal(0, 0.04) * s
     cy = s / 2 + rng.normal(0, 0.04) * s
     u = s * scale  # face unit length
-    skin = float(np.clip(rng.uniform(140, 230), 0, 255))
+    skin = float(np.clip(rng.uniform(162, 208), 0, 255))
     dark = float(np.clip(skin - rng.uniform(90, 140), 0, 255))
     th = max(1, int(round(u * rng.uniform(0.028, 0.04))))
     aa = cv2.LINE_AA
@@ -93,12 +93,12 @@ def draw_face(params: dict[str, float], size: int, rng: np.random.Generator) -> 
     angle = rng.normal(0, 7)
     m = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
     canvas = cv2.warpAffine(canvas, m, (s, s), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-    if rng.random() < 0.3:
+    if rng.random() < 0.15:
         canvas = cv2.GaussianBlur(canvas, (0, 0), rng.uniform(1, 4))
     img = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)
-    contrast = rng.uniform(0.6, 1.2)
-    img = (img - img.mean()) * contrast + img.mean() + rng.uniform(-25, 25)
-    img += rng.normal(0, rng.uniform(2, 12), size=img.shape)
+    contrast = rng.uniform(0.8, 1.1)
+    img = (img - img.mean()) * contrast + img.mean() + rng.uniform(-12, 12)
+    img += rng.normal(0, rng.uniform(1, 6), size=img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8)
 
 

@@ -22,7 +22,7 @@ def _softmax_head(x, num_classes: int):
 @register("baseline_cnn", (48, 48, 1))
 def build_baseline_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_classes: int = 7,
                        weights: str | None = None, conv_dropout: float = 0.25,
-                       dense_dropout: float = 0.5) -> keras.Model:
+                       dense_dropout: float = 0.5, bn_momentum: float = 0.9) -> keras.Model:
     """The FER2013 baseline: four convolutional blocks and a two-layer fully connected head.
 
     Blocks of 3x3 convolutions (same padding, each followed by BatchNorm and ReLU): 32×2, 64×2,
@@ -37,6 +37,9 @@ def build_baseline_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_clas
         weights: ``None`` or a path to a ``.weights.h5`` file of the same architecture.
         conv_dropout: dropout closing each convolutional block.
         dense_dropout: dropout after each hidden dense layer.
+        bn_momentum: momentum of the BatchNorm moving averages used at inference. 0.9 (PyTorch's
+            default) lets them catch up within a few hundred steps; with Keras' 0.99 a short run (a
+            few epochs on a small set) still carries the initial statistics and predicts one class.
 
     Returns:
         An uncompiled ``keras.Model`` taking pixels in ``[0, 255]``; 1,899,303 parameters at the
@@ -49,14 +52,14 @@ def build_baseline_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_clas
     for b, (filters, convs) in enumerate(((32, 2), (64, 2), (128, 2), (256, 1)), start=1):
         for c in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}")(x)
-            x = layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = layers.BatchNormalization(momentum=bn_momentum, name=f"block{b}_bn{c}")(x)
             x = layers.ReLU(name=f"block{b}_relu{c}")(x)
         x = layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
         x = layers.Dropout(conv_dropout, name=f"block{b}_out")(x)
     x = layers.Flatten(name="flatten")(x)
     for k, units in enumerate((512, 256), start=1):
         x = layers.Dense(units, use_bias=False, name=f"fc{k}_dense")(x)
-        x = layers.BatchNormalization(name=f"fc{k}_bn")(x)
+        x = layers.BatchNormalization(momentum=bn_momentum, name=f"fc{k}_bn")(x)
         x = layers.ReLU(name=f"fc{k}_relu")(x)
         x = layers.Dropout(dense_dropout, name=f"fc{k}_dropout")(x)
     model = keras.Model(inputs, _softmax_head(x, num_classes), name="baseline_cnn")

@@ -1,0 +1,38 @@
+"""fer.data.sources: what a ``--data`` argument means."""
+
+from __future__ import annotations
+
+import pytest
+
+from fer.data import write_synthetic
+from fer.data.sources import find_dataset, load_dataset
+
+
+def test_synthetic_with_a_size():
+    ds = load_dataset("synthetic:5")
+    assert len(ds) == 5 * 7 and ds.meta["n_per_class"] == 5
+
+
+@pytest.mark.parametrize("spec", ["synthetic:", "synthetic:0", "synthetic:many"])
+def test_bad_synthetic_size_says_how_to_write_it(spec):
+    with pytest.raises(ValueError, match="synthetic:N"):
+        load_dataset(spec)
+
+
+def test_ferplus_votes_file_is_recognised_by_its_header(tmp_path, monkeypatch):
+    faces, votes = write_synthetic(tmp_path, "ferplus", n_per_class=6, size=24)
+    monkeypatch.setenv("FER_DATA_ROOT", str(tmp_path))  # where the faces' fer2013.csv is looked up
+    assert find_dataset("fer2013") == faces
+    ds = load_dataset(votes)
+    assert ds.meta["name"] == "ferplus" and len(ds.classes) == 8 and ds.classes[-1] == "contempt"
+    assert len(ds) < 6 * 8  # not-a-face and tied rows are dropped by the majority vote
+    plain = load_dataset(faces)  # the pixels file itself stays plain FER2013
+    assert len(plain.classes) == 7
+
+
+def test_ferplus_without_the_faces_file_says_what_is_missing(tmp_path, monkeypatch):
+    _, votes = write_synthetic(tmp_path, "ferplus", n_per_class=2, size=24)
+    (tmp_path / "fer2013.csv").unlink()
+    monkeypatch.setattr("fer.data.sources.data_roots", lambda: [tmp_path])
+    with pytest.raises(FileNotFoundError, match=r"fer2013\.csv.*FER_DATA_ROOT"):
+        load_dataset(votes)
