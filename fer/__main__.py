@@ -21,7 +21,8 @@ def _add_train(sub) -> None:
                                    "same --out resumes an interrupted run.")
     p.add_argument("--model", help="architecture name (see `python -m fer models`)")
     p.add_argument("--recipe", help="a named recipe from fer.recipes (e.g. fer2013_default); flags override it")
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, or 'synthetic'")
+    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
+                        "majority votes), or 'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="peak learning rate")
@@ -30,7 +31,8 @@ def _add_train(sub) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--class-weights", action="store_true", default=None, help="balanced class weights")
     p.add_argument("--mixup", type=float, help="mixup alpha (0 = off)")
-    p.add_argument("--loss", choices=("categorical_crossentropy", "focal"))
+    p.add_argument("--loss", choices=("categorical_crossentropy", "focal", "arcface"),
+                   help="arcface: angular-margin logits on the model's embedding; the saved model is a plain classifier")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int)
     p.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
@@ -55,6 +57,10 @@ def _train(args) -> int:
                         ("mixup", "mixup_alpha"), ("loss", "loss"), ("seed", "seed")):
         if getattr(args, flag) is not None:
             over[field] = getattr(args, flag)
+    clash = [f"--{k.replace('_', '-')}" for k in ("epochs", "lr") if k in over and cfg.phases]
+    if clash:
+        raise SystemExit(f"train: {' and '.join(clash)} cannot change recipe {args.recipe!r}: it trains in "
+                         f"{len(cfg.phases)} phases with their own epochs and learning rates (fer/recipes.py)")
     if args.no_augment:
         over["augment"] = False
     if args.input_size or args.channels:
@@ -93,7 +99,8 @@ def _add_evaluate(sub) -> None:
                        description="Accuracy, macro/weighted precision, recall and F1, per-class report and "
                                    "confusion matrix of MODEL on one split of DATA, written as JSON (plus plots).")
     p.add_argument("--model", required=True, help="a .keras model file")
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, or 'synthetic'")
+    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
+                        "majority votes), or 'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--split", default="test", help="train, val or test (default test; FER2013's PublicTest is 'val')")
     p.add_argument("--tta", nargs="?", const="flip_crops", default=None,
                    help="test-time augmentation: flip, crops, flip_crops (default when given) or ten_crop")

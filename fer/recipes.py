@@ -6,61 +6,48 @@ settings live, so the model card, the command and the code cannot drift apart.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fer.train import Phase, TrainConfig
 
+#: The shipped default FER2013 model (models/fer2013_default.keras), sized for a 2-core CPU:
+#: a compact residual CNN at 48x48, SGD + warm-up/cosine, label smoothing, face-safe augmentation
+#: with random erasing, bfloat16 compute (float32 weights), and the last epoch kept (no model
+#: selection on PublicTest, which is also the reported test split). Two cosine cycles (a warm
+#: restart at a lower peak): the first ends while validation still rises, the second continues
+#: from its weights. Each cycle fits one ≤150-minute run on 2 CPU cores; an interrupted run
+#: resumes in the cycle it stopped in.
+FER2013_DEFAULT = TrainConfig(
+    model="fer_resnet",
+    input_shape=(48, 48, 1),
+    epochs=32 + 36,
+    phases=[Phase(epochs=32, lr=0.05, trainable_layers=None),
+            Phase(epochs=36, lr=0.02, trainable_layers=None)],
+    batch_size=128,
+    lr=0.05,
+    optimizer="sgd",
+    weight_decay=5e-4,
+    schedule="cosine",
+    warmup_epochs=2,
+    label_smoothing=0.1,
+    augment={"rotation": 15.0, "shift": 0.1, "zoom": 0.1, "flip": True, "brightness": 0.25,
+             "contrast": 0.25, "erase": 0.5},
+    early_stopping=0,
+    mixed_precision="mixed_bfloat16",
+    deterministic=False,
+    keep="last",
+    tta=True,
+)
+
 RECIPES: dict[str, TrainConfig] = {
-    # The shipped default FER2013 model (models/fer2013_default.keras), sized for a 2-core CPU:
-    # a compact residual CNN at 48x48, SGD + warm-up/cosine, label smoothing, face-safe augmentation
-    # with random erasing, bfloat16 compute (float32 weights), and the last epoch kept (no model
-    # selection on PublicTest, which is also the reported test split). Two cosine cycles (a warm
-    # restart at a lower peak): the first ends while validation still rises, the second continues
-    # from its weights. Each cycle fits one ≤150-minute run on 2 CPU cores; an interrupted run
-    # resumes in the cycle it stopped in.
-    "fer2013_default": TrainConfig(
-        model="fer_resnet",
-        input_shape=(48, 48, 1),
-        epochs=32 + 36,
-        phases=[Phase(epochs=32, lr=0.05, trainable_layers=None),
-                Phase(epochs=36, lr=0.02, trainable_layers=None)],
-        batch_size=128,
-        lr=0.05,
-        optimizer="sgd",
-        weight_decay=5e-4,
-        schedule="cosine",
-        warmup_epochs=2,
-        label_smoothing=0.1,
-        augment={"rotation": 15.0, "shift": 0.1, "zoom": 0.1, "flip": True, "brightness": 0.25,
-                 "contrast": 0.25, "erase": 0.5},
-        early_stopping=0,
-        mixed_precision="mixed_bfloat16",
-        deterministic=False,
-        keep="last",
-        tta=True,
-    ),
+    "fer2013_default": FER2013_DEFAULT,
     # The shipped FER+ model (models/ferplus_default.keras): 8 classes (contempt included), FER+
     # majority-vote labels (``--data ferplus``). It starts from the shipped FER2013 model, which saw
     # the same Training faces with the original labels (never PublicTest), and fine-tunes every
-    # layer for one short cosine cycle; only the 8-way classifier starts from scratch.
-    "ferplus_default": TrainConfig(
-        model="fer_resnet",
-        input_shape=(48, 48, 1),
-        init_from="models/fer2013_default.keras",
-        epochs=12,
-        batch_size=128,
-        lr=0.01,
-        optimizer="sgd",
-        weight_decay=5e-4,
-        schedule="cosine",
-        warmup_epochs=1,
-        label_smoothing=0.1,
-        augment={"rotation": 15.0, "shift": 0.1, "zoom": 0.1, "flip": True, "brightness": 0.25,
-                 "contrast": 0.25, "erase": 0.5},
-        early_stopping=0,
-        mixed_precision="mixed_bfloat16",
-        deterministic=False,
-        keep="last",
-        tta=True,
-    ),
+    # layer for one short cosine cycle with the same settings; only the 8-way classifier starts
+    # from scratch.
+    "ferplus_default": replace(FER2013_DEFAULT, init_from="models/fer2013_default.keras", epochs=12, phases=[],
+                               lr=0.01, warmup_epochs=1),
     # A quick smoke version of the same recipe (CI / notebooks in quick mode).
     "fer2013_quick": TrainConfig(
         model="fer_resnet", input_shape=(48, 48, 1), epochs=1, batch_size=64, lr=0.02, optimizer="sgd",

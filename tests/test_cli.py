@@ -70,3 +70,9 @@ def test_real_fer2013_smoke_run(shared_data, tmp_path):
     metrics = json.loads((out / "metrics_val.json").read_text())
     assert metrics["num_samples"] == 3589  # all of PublicTest
     assert not (out / "metrics_test.json").exists()  # PrivateTest is withheld: no test split, no test metrics
+
+
+def test_epochs_cannot_silently_change_a_multi_phase_recipe(tmp_path):
+    with pytest.raises(SystemExit, match="--epochs cannot change recipe 'fer2013_default'"):
+        main(["train", "--recipe", "fer2013_default", "--data", "synthetic:2", "--epochs", "3", "--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())  # refused before anything was written
