@@ -404,6 +404,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                                       "train_split": train_split, "val_split": val_split if has_val else None,
                                       "num_classes": ds.num_classes, "classes": list(ds.classes),
                                       "train_faces": int((ds.split == train_split).sum()),
+                                      **({"init_from_sha256": _sha256(resolve_path(cfg.init_from))}
+                                         if cfg.init_from else {}),
                                       "command": command_line(), "precision": policy})
     _write_json(out / "env.json", environment())
 
@@ -551,6 +553,12 @@ def _save_model(model: keras.Model, path: Path) -> None:
     tmp = path.with_name(f".{path.stem}.tmp.keras")
     model.save(tmp)
     os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
 
 
 def _read_json(path: Path) -> dict:

@@ -231,3 +231,16 @@ def test_arcface_uses_the_embedding_layer_when_the_model_has_one():
     assert tuple(arcface.kernel.shape) == (1024, 5)  # on the 1024-wide pooled embedding, not on the logits
     plain, same = build_models(TrainConfig(model="mobilenet_cbam"), (32, 32, 1), 5)
     assert plain is same
+
+
+def test_init_from_is_recorded_with_the_file_hash(tmp_path):
+    import hashlib
+
+    from fer.models import build
+
+    source = build("fer_resnet", (24, 24, 1), 3, **TINY)  # another class count: only the classifier is new
+    source.save(tmp_path / "source.keras")
+    train(quadrant_faces(4), tiny_config(epochs=1, init_from=str(tmp_path / "source.keras")), tmp_path / "run",
+          verbose=0, evaluate=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["init_from_sha256"] == hashlib.sha256((tmp_path / "source.keras").read_bytes()).hexdigest()
