@@ -293,8 +293,9 @@ def _backbone_layers(model: keras.Model) -> list:
             if layer.name not in _STEM_LAYERS and not isinstance(layer, attention)]
 
 
-def _set_trainable(model: keras.Model, trainable_layers: int) -> None:
-    """Unfreeze the last ``trainable_layers`` backbone layers (``0`` = head only, ``-1`` = all); BatchNorm stays frozen."""
+def _set_trainable(model: keras.Model, trainable_layers: int | None) -> None:
+    """Unfreeze the last ``trainable_layers`` backbone layers (``0`` = head only, ``-1`` = all; BatchNorm stays
+    frozen), or with ``None`` make every layer trainable (training from scratch)."""
     from fer.models.transfer import set_trainable_layers
 
     if trainable_layers is None:
