@@ -8,6 +8,9 @@ from pathlib import Path
 from fer.data.dataset import Dataset
 
 
+#: The repository root: relative paths that do not exist from the working directory are tried from here.
+REPO = Path(__file__).resolve().parents[2]
+
 #: Faces per class of ``--data synthetic``: 7,000 faces (4,900 for training), enough steps for the
 #: dropout-heavy baseline CNN to learn in 3 epochs; generated in a few seconds.
 SYNTHETIC_PER_CLASS = 1000
@@ -38,9 +41,11 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
             raise ValueError(f"--data {text!r}: write 'synthetic' or 'synthetic:N' with N faces per class "
                              "(a positive integer, e.g. synthetic:200)")
         return make_synthetic(n_per_class=int(count), seed=seed)
-    if text == "ferplus" or (Path(spec).is_file() and _is_ferplus_votes(Path(spec))):
-        return _load_ferplus(None if text == "ferplus" else Path(spec))
     path = Path(spec)
+    if not path.exists() and not path.is_absolute() and (REPO / path).exists():
+        path = REPO / path  # e.g. FER_DATA=../shared/data/... given at the repository root, read from notebooks/
+    if text == "ferplus" or (path.is_file() and _is_ferplus_votes(path)):
+        return _load_ferplus(None if text == "ferplus" else path)
     if path.is_dir():
         from fer.data.folders import load_image_folders
 
@@ -91,9 +96,8 @@ DATASET_FILES: dict[str, tuple[str, ...]] = {
 def data_roots() -> list[Path]:
     """Folders searched for datasets, in order: ``$FER_DATA_ROOT``, the repository's ``data/``, and
     ``../shared/data`` beside the repository (the course machines' shared copy)."""
-    repo = Path(__file__).resolve().parents[2]
     roots = [Path(os.environ["FER_DATA_ROOT"])] if os.environ.get("FER_DATA_ROOT") else []
-    return roots + [repo / "data", repo.parent / "shared" / "data"]
+    return roots + [REPO / "data", REPO.parent / "shared" / "data"]
 
 
 def find_dataset(name: str) -> Path | None:

@@ -36,3 +36,15 @@ def test_ferplus_without_the_faces_file_says_what_is_missing(tmp_path, monkeypat
     monkeypatch.setattr("fer.data.sources.data_roots", lambda: [tmp_path])
     with pytest.raises(FileNotFoundError, match=r"fer2013\.csv.*FER_DATA_ROOT"):
         load_dataset(votes)
+
+
+def test_relative_path_from_the_repository_root_works_from_another_folder(tmp_path, monkeypatch):
+    """Notebooks run in notebooks/, but FER_DATA is usually written relative to the repository root."""
+    repo = tmp_path / "repo"
+    csv = write_synthetic(repo / "data", "csv", n_per_class=2, size=24)
+    monkeypatch.setattr("fer.data.sources.REPO", repo)
+    monkeypatch.chdir(tmp_path)  # the working directory, where data/fer2013.csv does not exist
+    ds = load_dataset(csv.relative_to(repo))
+    assert len(ds) == 2 * 7
+    with pytest.raises(FileNotFoundError, match="nowhere.csv"):
+        load_dataset("data/nowhere.csv")
