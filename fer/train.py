@@ -25,6 +25,7 @@ from fer.class_names import attach_class_names
 from fer.data.atomic import write_json
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
+from fer.data.sources import resolve_path
 from fer.models import build, default_shape
 from fer.provenance import command_line
 
@@ -304,15 +305,6 @@ def _set_trainable(model: keras.Model, trainable_layers: int | None) -> None:
         return
     backbone = _backbone_layers(model)
     set_trainable_layers(backbone, len(backbone) if trainable_layers < 0 else trainable_layers)
-
-
-def resolve_path(path: str | os.PathLike) -> Path:
-    """``path`` as given when it exists, else relative to the repository root (recipes name shipped models)."""
-    p = Path(path)
-    if p.exists() or p.is_absolute():
-        return p
-    repo = Path(__file__).resolve().parents[1] / p
-    return repo if repo.exists() else p
 
 
 def init_weights(model: keras.Model, source: str | os.PathLike) -> list[str]:

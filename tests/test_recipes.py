@@ -6,7 +6,8 @@ import pytest
 
 from fer.models import available
 from fer.recipes import RECIPES, get_recipe
-from fer.train import TrainConfig, resolve_path
+from fer.data.sources import resolve_path
+from fer.train import TrainConfig
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -41,9 +41,7 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
             raise ValueError(f"--data {text!r}: write 'synthetic' or 'synthetic:N' with N faces per class "
                              "(a positive integer, e.g. synthetic:200)")
         return make_synthetic(n_per_class=int(count), seed=seed)
-    path = Path(spec)
-    if not path.exists() and not path.is_absolute() and (REPO / path).exists():
-        path = REPO / path  # e.g. FER_DATA=../shared/data/... given at the repository root, read from notebooks/
+    path = resolve_path(spec)  # e.g. FER_DATA=../shared/data/... given at the repository root, read from notebooks/
     if text == "ferplus" or (path.is_file() and _is_ferplus_votes(path)):
         return _load_ferplus(None if text == "ferplus" else path)
     if path.is_dir():
@@ -58,6 +56,15 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
         f"--data {spec!r}: no such file or folder. Pass a fer2013.csv(.gz), an image-folder tree, "
         "or 'synthetic'; data/README.md explains how to download FER2013."
     )
+
+
+def resolve_path(path: str | os.PathLike) -> Path:
+    """``path`` as given when it exists (or is absolute), else relative to the repository root when it
+    exists there (recipes name shipped models; notebooks run in ``notebooks/``), else unchanged."""
+    p = Path(path)
+    if p.exists() or p.is_absolute():
+        return p
+    return REPO / p if (REPO / p).exists() else p
 
 
 def _is_ferplus_votes(path: Path) -> bool:
