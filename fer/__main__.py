@@ -1,4 +1,4 @@
-"""Command line: ``python -m fer {train,evaluate,compare,predict,webcam,export,models} ...``.
+"""Command line: ``python -m fer {train,evaluate,compare,predict,webcam,export,recalibrate,models} ...``.
 
 Run ``python -m fer COMMAND --help`` for each command's options; set FER_DEBUG=1 for tracebacks.
 """
@@ -31,6 +31,8 @@ def _add_train(sub) -> None:
     p.add_argument("--label-smoothing", type=float)
     p.add_argument("--class-weights", action="store_true", default=None, help="balanced class weights")
     p.add_argument("--mixup", type=float, help="mixup alpha (0 = off)")
+    p.add_argument("--soft-labels", action="store_true", default=None,
+                   help="train on the dataset's soft labels (FER+: the normalised crowd votes)")
     p.add_argument("--loss", choices=("categorical_crossentropy", "focal", "arcface"),
                    help="arcface: angular-margin logits on the model's embedding; the saved model is a plain classifier")
     p.add_argument("--no-augment", action="store_true")
@@ -54,7 +56,8 @@ def _train(args) -> int:
         over["model"] = args.model
     for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"),
                         ("label_smoothing", "label_smoothing"), ("class_weights", "class_weighting"),
-                        ("mixup", "mixup_alpha"), ("loss", "loss"), ("seed", "seed")):
+                        ("mixup", "mixup_alpha"), ("soft_labels", "soft_labels"), ("loss", "loss"),
+                        ("seed", "seed")):
         if getattr(args, flag) is not None:
             over[field] = getattr(args, flag)
     clash = [f"--{k.replace('_', '-')}" for k in ("epochs", "lr") if k in over and cfg.phases]
@@ -153,6 +156,7 @@ def _compare(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from fer.export import add_export_parser
     from fer.inference import add_predict_parser, add_webcam_parser
+    from fer.weight_averaging import add_recalibrate_parser
 
     parser = argparse.ArgumentParser(prog="python -m fer", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -163,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_parser(sub)
     add_webcam_parser(sub)
     add_export_parser(sub)
+    add_recalibrate_parser(sub)
     _add_models(sub)
     return parser
 

@@ -84,12 +84,14 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         f"- Optimiser: {config.get('optimizer')} (lr {config.get('lr')}, weight decay {config.get('weight_decay')}), "
         f"schedule {config.get('schedule')} with {config.get('warmup_epochs')} warm-up epochs, batch "
         f"{config.get('batch_size')}, label smoothing {config.get('label_smoothing')}, mixup α "
-        f"{config.get('mixup_alpha')}, class weighting {config.get('class_weighting')}, precision "
+        f"{config.get('mixup_alpha')}, class weighting {config.get('class_weighting')}, "
+        + ("targets: FER+ vote distributions (soft labels), " if config.get("soft_labels") else "") + "precision "
         f"{config.get('precision')}.",
         f"- Augmentation: {config.get('augment')}.",
         f"- Epochs: {epochs_done} of {planned} (rows of `{csv}`){cycles}; training wall time "
         f"{history.get('wall_seconds', 0) / 60:.0f} min on {env.get('cpu_count')} CPU cores "
         f"({env.get('processor')}), TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}.",
+        *_recalibration_lines(run, config, model_file),
         *[f"- {note}" for note in notes or []],
         "",
         "## Results",
@@ -137,6 +139,23 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
     for other in see_also or []:
         lines += [f"See also: [{Path(other).stem}]({Path(other).name}).", ""]
     return "\n".join(lines)
+
+
+def _recalibration_lines(run: Path, config: dict, model_file: Path) -> list[str]:
+    """The card's line on BatchNorm re-estimation: done by the run itself (``recalibrate_bn``) or
+    afterwards by ``python -m fer recalibrate --record RUN/recalibrate.json``."""
+    import hashlib
+
+    record = _read(run / "recalibrate.json")
+    if record and record.get("output", {}).get("sha256") == hashlib.sha256(model_file.read_bytes()).hexdigest():
+        inputs = ", ".join(f"`{i['path']}` (sha256 {i['sha256'][:16]}…)" for i in record["inputs"])
+        return [f"- BatchNorm statistics re-estimated on the {record['faces']:,} un-augmented `{record['split']}` "
+                f"faces after training (the statistics gathered during training describe augmented faces): "
+                f"`{record['command']}`, from {inputs}; `{run / 'recalibrate.json'}`."]
+    if config.get("recalibrate_bn"):
+        return ["- BatchNorm statistics re-estimated on the un-augmented training faces after the last epoch "
+                "(`recalibrate_bn`; the statistics gathered during training describe augmented faces)."]
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,10 @@ from fer.train import Phase, TrainConfig
 #: selection on PublicTest, which is also the reported test split). Two cosine cycles (a warm
 #: restart at a lower peak): the first ends while validation still rises, the second continues
 #: from its weights. Each cycle fits one ≤150-minute run on 2 CPU cores; an interrupted run
-#: resumes in the cycle it stopped in.
+#: resumes in the cycle it stopped in. After the last epoch the BatchNorm statistics are
+#: re-estimated on the un-augmented training faces (``recalibrate_bn``): the statistics gathered
+#: during training describe brightness/contrast-jittered, partly erased faces, and replacing
+#: them raised PublicTest accuracy by a point (results/fer2013_default/recalibrate.json).
 FER2013_DEFAULT = TrainConfig(
     model="fer_resnet",
     input_shape=(48, 48, 1),
@@ -37,6 +40,7 @@ FER2013_DEFAULT = TrainConfig(
     deterministic=False,
     keep="last",
     tta=True,
+    recalibrate_bn=True,
 )
 
 RECIPES: dict[str, TrainConfig] = {
@@ -48,6 +52,11 @@ RECIPES: dict[str, TrainConfig] = {
     # from scratch.
     "ferplus_default": replace(FER2013_DEFAULT, init_from="models/fer2013_default.keras", epochs=12, phases=[],
                                lr=0.01, warmup_epochs=1),
+    # Candidate (measured before it may replace fer2013_default): the two cycles, then 10 epochs at a
+    # constant lr 0.01 whose end-of-epoch weights are averaged (SWA), BatchNorm re-estimated after.
+    "fer2013_swa": replace(FER2013_DEFAULT, epochs=32 + 36 + 10, swa_epochs=10,
+                           phases=[*FER2013_DEFAULT.phases, Phase(epochs=10, lr=0.01, trainable_layers=None,
+                                                                  schedule="constant")]),
     # A quick smoke version of the same recipe (CI / notebooks in quick mode).
     "fer2013_quick": TrainConfig(
         model="fer_resnet", input_shape=(48, 48, 1), epochs=1, batch_size=64, lr=0.02, optimizer="sgd",

@@ -27,6 +27,7 @@ from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.models import build, default_shape
+from fer.models.transfer import copy_weights_by_name
 from fer.provenance import command_line
 
 #: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
@@ -47,12 +48,15 @@ class Phase:
     ``trainable_layers``: ``0`` trains the head only, ``N`` also the last N backbone layers, ``-1`` everything
     (BatchNorm layers of a pretrained backbone stay frozen in every phase); ``None`` leaves every layer
     trainable, BatchNorm included: a from-scratch model trained in several learning-rate cycles
-    (warm restarts), each phase continuing from the previous phase's weights.
+    (warm restarts), each phase continuing from the previous phase's weights. ``schedule`` overrides
+    :attr:`TrainConfig.schedule` for this phase (e.g. ``"constant"`` for a stochastic-weight-averaging
+    tail, see :attr:`TrainConfig.swa_epochs`).
     """
 
     epochs: int
     lr: float
     trainable_layers: int | None = 0
+    schedule: str | None = None
 
 
 @dataclass
@@ -67,8 +71,8 @@ class TrainConfig:
         lr: peak learning rate; ``None`` = :data:`DEFAULT_LR` for the model, else 1e-3.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9).
         weight_decay: decoupled weight decay (adamw / sgd).
-        schedule: ``"plateau"`` (ReduceLROnPlateau), ``"cosine"`` (with linear warm-up) or
-            ``"cosine_restarts"`` (SGDR, Loshchilov & Hutter 2017).
+        schedule: ``"plateau"`` (ReduceLROnPlateau), ``"cosine"`` (with linear warm-up),
+            ``"cosine_restarts"`` (SGDR, Loshchilov & Hutter 2017) or ``"constant"``.
         warmup_epochs: linear warm-up length for the cosine schedules.
         label_smoothing: for the cross-entropy / focal loss.
         loss: ``"categorical_crossentropy"``, ``"focal"`` or ``"arcface"``: additive angular margin
@@ -79,6 +83,9 @@ class TrainConfig:
         arcface_s, arcface_m: ArcFace scale and margin (radians).
         center_loss_weight: λ of the center loss added to ArcFace (0 = none).
         class_weighting: weight the loss by balanced class weights.
+        soft_labels: train on the dataset's ``soft_labels`` (e.g. FER+'s normalised crowd votes, the
+            "probability" scheme of Barsoum et al. 2016) instead of one-hot labels; validation accuracy
+            still counts the hard labels.
         augment: an :class:`Augment` as a dict, ``True`` for the defaults, ``False`` for none.
         mixup_alpha: > 0 turns mixup on.
         early_stopping: patience in epochs (0 = off).
@@ -94,6 +101,13 @@ class TrainConfig:
         seed: seeds weights, shuffling and augmentation.
         tta: evaluate the final model with test-time augmentation as well.
         keep: ``"best"`` or ``"last"``: which checkpoint becomes ``model.keras`` (the run's model).
+        swa_epochs: stochastic weight averaging (Izmailov et al. 2018): the run's model is the average of
+            the weights at the end of each of the last ``swa_epochs`` epochs (all in the last phase, best
+            run at a constant learning rate: ``Phase(..., schedule="constant")``), with its BatchNorm
+            statistics re-estimated on the un-augmented training faces. Resumable like the rest.
+        recalibrate_bn: after training, re-estimate the BatchNorm statistics of the saved models on the
+            un-augmented training faces (:func:`fer.weight_averaging.update_batchnorm`): the statistics
+            gathered during training describe augmented faces, not the clean faces of test time.
     """
 
     model: str = "baseline_cnn"
@@ -113,6 +127,7 @@ class TrainConfig:
     arcface_m: float = 0.5
     center_loss_weight: float = 0.0
     class_weighting: bool = False
+    soft_labels: bool = False
     augment: dict | bool = True
     mixup_alpha: float = 0.0
     early_stopping: int = 10
@@ -124,6 +139,8 @@ class TrainConfig:
     seed: int = 42
     tta: bool = False
     keep: str = "best"
+    swa_epochs: int = 0
+    recalibrate_bn: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -220,13 +237,17 @@ def _set_precision(policy: str) -> str:
     return policy
 
 
-def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int):
-    if cfg.schedule in ("cosine", "cosine_restarts"):
+SCHEDULES = ("plateau", "cosine", "cosine_restarts", "constant")
+
+
+def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int, schedule: str | None = None):
+    schedule = schedule or cfg.schedule
+    if schedule in ("cosine", "cosine_restarts"):
         lr = WarmupCosine(lr, steps_per_epoch * epochs, steps_per_epoch * cfg.warmup_epochs,
-                          restarts=cfg.schedule == "cosine_restarts",
+                          restarts=schedule == "cosine_restarts",
                           first_period=steps_per_epoch * max(1, (epochs - cfg.warmup_epochs) // 3))
-    elif cfg.schedule != "plateau":
-        raise ValueError(f"schedule must be 'plateau', 'cosine' or 'cosine_restarts', got {cfg.schedule!r}")
+    elif schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
     if cfg.optimizer == "adam":
         return keras.optimizers.Adam(lr)
     if cfg.optimizer == "adamw":
@@ -326,23 +347,11 @@ def init_weights(model: keras.Model, source: str | os.PathLike) -> list[str]:
         model.load_weights(path)
         return []
     src = keras.saving.load_model(path, compile=False)
-    copied, skipped = 0, []
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        try:
-            values = src.get_layer(layer.name).get_weights()
-        except ValueError:
-            skipped.append(layer.name)
-            continue
-        if [tuple(w.shape) for w in layer.weights] != [v.shape for v in values]:
-            skipped.append(layer.name)
-            continue
-        layer.set_weights(values)
-        copied += 1
+    copied = set(copy_weights_by_name(src, model, strict=False))
     if not copied:
         raise ValueError(f"init_from={str(source)!r}: no layer of {src.name!r} matches {model.name!r} by name "
                          "and weight shapes; it is a different architecture.")
+    skipped = [layer.name for layer in model.layers if layer.weights and layer.name not in copied]
     return skipped
 
 
@@ -371,6 +380,14 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     cfg = replace(config or TrainConfig(), **overrides)
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    last_phase_epochs = cfg.phases[-1].epochs if cfg.phases else cfg.epochs
+    if not 0 <= cfg.swa_epochs <= last_phase_epochs:
+        raise ValueError(f"swa_epochs={cfg.swa_epochs} must be between 0 and the {last_phase_epochs} epochs of the "
+                         "last phase")
+    if cfg.swa_epochs and cfg.keep != "last":
+        raise ValueError("swa_epochs needs keep='last': the run's model is the weight average, not a checkpoint")
+    if cfg.soft_labels and cfg.loss == "arcface":
+        raise ValueError("soft_labels=True cannot train loss='arcface': its margin needs one true class per face")
     out = Path(out_dir) if out_dir else Path("results") / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
     out.mkdir(parents=True, exist_ok=True)
     if not _interrupted(out):
@@ -390,7 +407,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     cw = balanced_class_weights(ds.subset(train_split).labels, ds.num_classes) if cfg.class_weighting else None
     batch = cfg.batch_size * (strategy.num_replicas_in_sync if strategy is not None else 1)
     train_seq = FERSequence(ds, train_split, shape, batch, augment=augment, mixup_alpha=cfg.mixup_alpha,
-                            class_weight=cw, seed=cfg.seed, workers=workers)
+                            labels="soft" if cfg.soft_labels else "onehot", class_weight=cw, seed=cfg.seed,
+                            workers=workers)
     val_seq = FERSequence(ds, val_split, shape, 256, workers=workers) if has_val else None
 
     _write_json(out / "config.json", {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
@@ -439,7 +457,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         with scope():
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
-            model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs),
+            model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs, phase.schedule),
                           loss=_make_loss(cfg), metrics=["accuracy"])
         phase_callbacks = [
             keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
@@ -449,7 +467,11 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
             keras.callbacks.TerminateOnNaN(),
         ]
-        if cfg.schedule == "plateau" and cfg.reduce_lr_patience:
+        if p == len(phases) - 1 and cfg.swa_epochs:
+            from fer.weight_averaging import WeightAverage
+
+            phase_callbacks.append(WeightAverage(out / "backup" / "swa.npz", start_epoch=end_epoch - cfg.swa_epochs))
+        if (phase.schedule or cfg.schedule) == "plateau" and cfg.reduce_lr_patience:
             phase_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
                                                                patience=cfg.reduce_lr_patience, min_lr=1e-6))
         if cfg.early_stopping:
@@ -470,20 +492,25 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                         {"history": phase_history, "wall_seconds": time.time() - t_phase, "best": best})
         start_epoch = end_epoch
     wall = time.time() - t0 + earlier_wall
+    if cfg.swa_epochs:
+        from fer.weight_averaging import WeightAverage
+
+        model.set_weights(WeightAverage.load(out / "backup" / "swa.npz"))
+        print(f"[fer.train] the model is the average of the weights of the last {cfg.swa_epochs} epochs",
+              file=sys.stderr)
     model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
     shutil.rmtree(out / "backup", ignore_errors=True)  # finished: nothing left to resume
     history["wall_seconds"] = wall
     _write_json(out / "history.json", history)
-    final = _to_float32(model, cfg, shape, ds.num_classes)
-    attach_class_names(final, ds.classes)
+    clean_faces = FERSequence(ds, train_split, shape, batch, augment=False, shuffle=True, seed=cfg.seed,
+                              workers=workers) if cfg.recalibrate_bn or cfg.swa_epochs else None
+    final = _finish(model, cfg, shape, ds, clean_faces)
     _save_model(final, out / "final.keras")
     if cfg.keep == "last" or not (out / "best.keras").exists():
         shutil.copyfile(out / "final.keras", out / "model.keras")
     else:
         best = keras.saving.load_model(out / "best.keras", compile=False)
-        best = _to_float32(best, cfg, shape, ds.num_classes)
-        attach_class_names(best, ds.classes)
-        _save_model(best, out / "model.keras")
+        _save_model(_finish(best, cfg, shape, ds, clean_faces), out / "model.keras")
     keras.mixed_precision.set_global_policy("float32")
     run = Run(final, history, out, cfg)
     if evaluate:
@@ -540,6 +567,18 @@ def _to_float32(model: keras.Model, cfg: TrainConfig, shape, num_classes: int) -
     return clean
 
 
+def _finish(model: keras.Model, cfg: TrainConfig, shape, ds: Dataset, clean_faces) -> keras.Model:
+    """The float32 classifier of a trained ``model``, with class names and (``clean_faces`` given)
+    BatchNorm statistics re-estimated on them."""
+    from fer.weight_averaging import update_batchnorm
+
+    final = _to_float32(model, cfg, shape, ds.num_classes)
+    attach_class_names(final, ds.classes)
+    if clean_faces is not None:
+        update_batchnorm(final, clean_faces)
+        print(f"[fer.train] BatchNorm statistics re-estimated on the {len(clean_faces.images)} un-augmented "
+              "training faces", file=sys.stderr)
+    return final
 
 
 def _save_model(model: keras.Model, path: Path) -> None:

@@ -49,3 +49,21 @@ def test_cli_writes_the_card_atomically(two_cycle_run, tmp_path, capsys):
                  "--title", "tiny", "--out", str(card)]) == 0
     assert card.read_text().startswith("# Model card: `model.keras`")
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temporary file left behind
+
+
+def test_card_names_the_recalibration_only_for_the_file_it_produced(two_cycle_run, tmp_path):
+    import shutil
+
+    from fer.__main__ import main as fer_main
+
+    out, metrics_path = two_cycle_run
+    run = tmp_path / "run"
+    shutil.copytree(out, run)
+    assert "BatchNorm statistics re-estimated" not in model_card(run, run / "model.keras", [metrics_path])
+    assert fer_main(["recalibrate", str(run / "model.keras"), "--data", "synthetic:4",
+                     "--out", str(run / "model.keras"), "--record", str(run / "recalibrate.json")]) == 0
+    text = model_card(run, run / "model.keras", [metrics_path])
+    faces = json.loads((run / "recalibrate.json").read_text())["faces"]
+    assert f"BatchNorm statistics re-estimated on the {faces} un-augmented `train` faces" in text
+    assert "python" in text and "recalibrate" in text
+    assert "BatchNorm statistics re-estimated" not in model_card(run, out / "model.keras", [metrics_path])

@@ -244,3 +244,35 @@ def test_init_from_is_recorded_with_the_file_hash(tmp_path):
           verbose=0, evaluate=False)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["init_from_sha256"] == hashlib.sha256((tmp_path / "source.keras").read_bytes()).hexdigest()
+
+
+def test_recalibrate_bn_re_estimates_the_statistics_on_clean_training_faces(tmp_path):
+    from fer.data.pipeline import FERSequence
+    from fer.models import build
+    from fer.weight_averaging import update_batchnorm
+
+    ds = quadrant_faces(8)
+    augment = {"brightness": 0.4, "contrast": 0.4, "erase": 0.5}
+    train(ds, tiny_config(epochs=1, augment=augment, keep="last", recalibrate_bn=True), tmp_path / "run",
+          verbose=0, evaluate=False)
+    saved = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    trained = build("fer_resnet", (24, 24, 1), 4, **TINY)
+    trained.load_weights(tmp_path / "run" / "final.weights.h5")  # the weights as training left them
+    bn = "stage1_block1_a_bn"
+    assert not np.allclose(saved.get_layer(bn).moving_variance.numpy(), trained.get_layer(bn).moving_variance.numpy())
+    update_batchnorm(trained, FERSequence(ds, "train", (24, 24, 1), 8, augment=False, shuffle=True, seed=1))
+    for layer in saved.layers:
+        for a, b in zip(layer.get_weights(), trained.get_layer(layer.name).get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_soft_labels_are_the_training_targets(tmp_path):
+    ds = quadrant_faces(16)
+    # soft labels that name the *next* quadrant: a model trained on them predicts label + 1
+    ds.soft_labels = np.eye(4, dtype=np.float32)[(ds.labels + 1) % 4]
+    run = train(ds, tiny_config(epochs=8, soft_labels=True), tmp_path / "run", verbose=0, evaluate=False)
+    val = ds.subset("val")
+    pred = run.model.predict(val.images.astype("float32"), verbose=0).argmax(1)
+    assert (pred == (val.labels + 1) % 4).mean() > 0.5
+    with pytest.raises(ValueError, match="soft_labels=True cannot train loss='arcface'"):
+        train(ds, tiny_config(soft_labels=True, loss="arcface"), tmp_path / "arc", verbose=0)

@@ -76,18 +76,26 @@ def set_trainable_layers(backbone: list[layers.Layer], trainable_layers: int | N
                 layer.trainable = True
 
 
-def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
+def copy_weights_by_name(source: keras.Model, target: keras.Model, strict: bool = True) -> list[str]:
     """Copy the weights of every weighted layer of ``source`` into the same-named layer of ``target``.
 
-    Used to put ``keras.applications`` ImageNet weights into a rebuilt graph with the same layer names.
+    Used to put ``keras.applications`` ImageNet weights into a rebuilt graph with the same layer names
+    (``strict``), and to start a model from another one's matching layers, e.g. a FER2013 model
+    fine-tuned on FER+'s 8 classes gets everything but its classifier (``strict=False``).
+
+    Args:
+        source: the model to copy from.
+        target: the model to copy into (in place).
+        strict: raise when a weighted ``source`` layer has no same-named, same-shaped counterpart in
+            ``target``; with ``False`` such layers are skipped.
 
     Returns:
-        The number of layers copied.
+        The names of the layers copied.
 
     Raises:
-        ValueError: a weighted source layer is missing in ``target`` or has other weight shapes.
+        ValueError: (``strict``) a weighted source layer is missing in ``target`` or has other weight shapes.
     """
-    copied = 0
+    copied = []
     for layer in source.layers:
         values = layer.get_weights()
         if not values:
@@ -95,11 +103,15 @@ def copy_weights_by_name(source: keras.Model, target: keras.Model) -> int:
         try:
             dest = target.get_layer(layer.name)
         except ValueError as err:
+            if not strict:
+                continue
             raise ValueError(f"layer {layer.name!r} of {source.name!r} has no counterpart in {target.name!r}") from err
         shapes = [tuple(w.shape) for w in dest.weights]
         if shapes != [v.shape for v in values]:
+            if not strict:
+                continue
             raise ValueError(f"layer {layer.name!r}: weight shapes {shapes} in {target.name!r} differ from "
                              f"{[v.shape for v in values]} in {source.name!r}")
         dest.set_weights(values)
-        copied += 1
+        copied.append(layer.name)
     return copied

@@ -60,7 +60,7 @@ def test_rebuilt_graph_is_keras_applications_resnet50():
     names = [la.name for la in plain.layers]
     assert names[names.index("conv1_pad"):names.index("avg_pool")] == reference_names
     weighted = sum(1 for la in reference.layers if la.weights)
-    assert copy_weights_by_name(reference, plain) == weighted == 106
+    assert len(copy_weights_by_name(reference, plain)) == weighted == 106
     images = np.random.default_rng(0).uniform(0, 255, size=(2, 64, 64, 3)).astype("float32")
     features = keras.Model(plain.input, plain.get_layer("conv5_block3_out").output)(images)
     expected = reference(keras.applications.resnet50.preprocess_input(images.copy()))
@@ -75,6 +75,13 @@ def test_copy_weights_by_name_rejects_missing_layers():
     wider = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="only_here")], name="wider")
     with pytest.raises(ValueError, match="weight shapes"):
         copy_weights_by_name(source, wider)
+    both = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="only_here"),
+                             keras.layers.Dense(2, name="elsewhere")], name="both")
+    before = both.get_layer("elsewhere").get_weights()
+    assert copy_weights_by_name(source, wider, strict=False) == []
+    assert copy_weights_by_name(source, both, strict=False) == ["only_here"]
+    np.testing.assert_array_equal(both.get_layer("only_here").get_weights()[0], source.layers[0].get_weights()[0])
+    np.testing.assert_array_equal(both.get_layer("elsewhere").get_weights()[0], before[0])
 
 
 def test_grayscale_is_the_repeated_rgb_image():
