@@ -22,7 +22,8 @@ def _add_train(sub) -> None:
     p.add_argument("--model", help="architecture name (see `python -m fer models`)")
     p.add_argument("--recipe", help="a named recipe from fer.recipes (e.g. fer2013_default); flags override it")
     p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
-                        "majority votes), or 'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
+                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or 'synthetic' / "
+                        "'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="peak learning rate")
@@ -103,7 +104,8 @@ def _add_evaluate(sub) -> None:
                                    "confusion matrix of MODEL on one split of DATA, written as JSON (plus plots).")
     p.add_argument("--model", required=True, help="a .keras model file")
     p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
-                        "majority votes), or 'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
+                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or 'synthetic' / "
+                        "'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--split", default="test", help="train, val or test (default test; FER2013's PublicTest is 'val')")
     p.add_argument("--tta", nargs="?", const="flip_crops", default=None,
                    help="test-time augmentation: flip, crops, flip_crops (default when given) or ten_crop")

@@ -8,6 +8,7 @@ FER+ and CK+ alike. FER+'s own column names (``happiness``, ``anger`` ...) becom
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -213,3 +214,46 @@ def _read_votes(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: header {list(df.columns)} lacks column(s) {missing}; expected the FER+ header "
                         f"{','.join(expected)}.")
     return df
+
+
+def with_ferplus_votes(ds: Dataset, fer2013new_csv: str | os.PathLike, weight: float = 0.5) -> Dataset:
+    """FER2013 faces with their original labels, plus soft labels that blend in the FER+ crowd votes.
+
+    ``soft_labels = (1 - weight) · one_hot(original label) + weight · votes``, where ``votes`` is the face's
+    FER+ vote distribution over the 7 emotions (contempt, unknown and not-a-face votes left out). Faces
+    without any such vote keep their one-hot label. Train on it with ``TrainConfig(soft_labels=True)``: the
+    crowd's disagreement becomes extra supervision while the labels (and so every evaluation) stay FER2013's.
+
+    Args:
+        ds: FER2013 as read by :func:`fer.data.load_fer2013_csv` (``origin`` = row index in ``fer2013.csv``).
+        fer2013new_csv: FER+'s ``fer2013new.csv`` for the same ``fer2013.csv`` (row-aligned).
+        weight: the share of the votes in the blend, in ``[0, 1]``.
+
+    Returns:
+        A copy of ``ds`` with ``soft_labels`` set and ``meta["ferplus_votes"]`` recording the file, the weight
+        and how many faces got votes.
+
+    Raises:
+        ValueError: ``weight`` outside ``[0, 1]``, or ``ds`` not a 7-class FER2013 dataset.
+        DataError: the votes file does not fit ``ds``'s ``fer2013.csv`` (see :func:`load_ferplus`).
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight={weight}: the share of the FER+ votes must be between 0 and 1")
+    if tuple(ds.classes) != EMOTIONS:
+        raise ValueError(f"with_ferplus_votes needs FER2013's 7 classes {EMOTIONS}, got {tuple(ds.classes)}")
+    images_path = ds.meta.get("path")
+    if not images_path:
+        raise ValueError("with_ferplus_votes needs the dataset read by load_fer2013_csv (meta['path'] names its file)")
+    votes = load_ferplus(images_path, fer2013new_csv, mode="probability", classes="fer2013", contempt="drop")
+    rows = votes.meta["rows"]  # both index the rows of the same fer2013.csv
+    distribution = np.zeros((rows, len(EMOTIONS)), dtype=np.float32)
+    has_votes = np.zeros(rows, dtype=bool)
+    distribution[votes.origin] = votes.soft_labels
+    has_votes[votes.origin] = True
+    one_hot = np.eye(len(EMOTIONS), dtype=np.float32)[ds.labels]
+    voted = has_votes[ds.origin]
+    soft = one_hot.copy()
+    soft[voted] = (1.0 - weight) * one_hot[voted] + weight * distribution[ds.origin[voted]]
+    meta = {**ds.meta, "ferplus_votes": {"path": str(fer2013new_csv), "weight": weight,
+                                         "faces_with_votes": int(voted.sum())}}
+    return dataclasses.replace(ds, soft_labels=soft, meta=meta)

@@ -25,12 +25,16 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
             ``fer2013.csv`` / ``.csv.gz`` file, or a folder in the Kaggle layout
             (``train|test[/val]/<emotion>/*.png``) or a flat ``<emotion>/*`` layout; ``"ferplus"`` or
             a FER+ ``fer2013new.csv``: the FER2013 faces with FER+ majority-vote labels (8 classes,
-            contempt included), the faces read from the ``fer2013.csv`` found by :func:`find_dataset`.
+            contempt included), the faces read from the ``fer2013.csv`` found by :func:`find_dataset`;
+            ``"fer2013+ferplus"`` or ``"fer2013+ferplus:W"``: FER2013 with its original labels and soft labels
+            that blend in the FER+ votes with weight ``W`` (default 0.5, see
+            :func:`fer.data.ferplus.with_ferplus_votes`; train on them with ``--soft-labels``).
         seed: seed of the synthetic set.
 
     Raises:
         FileNotFoundError: when ``spec`` is neither ``synthetic`` nor an existing file or folder.
-        ValueError: ``synthetic:N`` with an ``N`` that is not a positive integer.
+        ValueError: ``synthetic:N`` with an ``N`` that is not a positive integer, or
+            ``fer2013+ferplus:W`` with a ``W`` outside ``[0, 1]``.
     """
     text = str(spec)
     if text == "synthetic" or text.startswith("synthetic:"):
@@ -41,6 +45,8 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
             raise ValueError(f"--data {text!r}: write 'synthetic' or 'synthetic:N' with N faces per class "
                              "(a positive integer, e.g. synthetic:200)")
         return make_synthetic(n_per_class=int(count), seed=seed)
+    if text == "fer2013+ferplus" or text.startswith("fer2013+ferplus:"):
+        return _load_fer2013_with_votes(text)
     path = resolve_path(spec)  # e.g. FER_DATA=../shared/data/... given at the repository root, read from notebooks/
     if text == "ferplus" or (path.is_file() and _is_ferplus_votes(path)):
         return _load_ferplus(None if text == "ferplus" else path)
@@ -89,6 +95,26 @@ def _load_ferplus(votes: Path | None) -> Dataset:
             f"--data ferplus: {missing} not found in {[str(r) for r in data_roots()]}. FER+ labels need both "
             "files; put them where data/README.md says or set FER_DATA_ROOT to the folder holding them.")
     return load_ferplus(faces, votes, mode="majority")
+
+
+def _load_fer2013_with_votes(text: str) -> Dataset:
+    from fer.data.fer2013 import load_fer2013_csv
+    from fer.data.ferplus import with_ferplus_votes
+
+    weight = text.partition(":")[2] or "0.5"
+    try:
+        w = float(weight)
+    except ValueError:
+        w = -1.0
+    if not 0.0 <= w <= 1.0:
+        raise ValueError(f"--data {text!r}: write 'fer2013+ferplus' or 'fer2013+ferplus:W' with W, the weight "
+                         "of the FER+ votes, between 0 and 1 (e.g. fer2013+ferplus:0.5)")
+    faces, votes = find_dataset("fer2013"), find_dataset("ferplus")
+    if faces is None or votes is None:
+        missing = "fer2013.csv(.gz)" if faces is None else "FER+ fer2013new.csv"
+        raise FileNotFoundError(f"--data {text}: {missing} not found in {[str(r) for r in data_roots()]}; put it "
+                                "where data/README.md says or set FER_DATA_ROOT to the folder holding it.")
+    return with_ferplus_votes(load_fer2013_csv(faces), votes, weight=w)
 
 
 #: Where each dataset's file or folder sits below a data root (see data/README.md).

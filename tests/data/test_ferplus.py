@@ -158,3 +158,31 @@ def test_real_ferplus_majority_counts(shared_data):
     assert ds.counts() == {c: counts.get(c, 0) for c in FERPLUS_CLASSES}
     assert ds.counts()["neutral"] > ds.counts()["happy"]  # FER+ relabels many faces as neutral
     assert set(ds.splits()) == {"train", "val"}
+
+
+def test_with_ferplus_votes_blends_the_crowd_into_the_original_labels(files):
+    from fer.data import load_fer2013_csv
+    from fer.data.ferplus import with_ferplus_votes
+
+    faces, votes_path = files
+    fer = load_fer2013_csv(faces)
+    ds = with_ferplus_votes(fer, votes_path, weight=0.25)
+    np.testing.assert_array_equal(ds.labels, fer.labels)  # evaluation still uses FER2013's labels
+    assert ds.soft_labels.shape == (len(fer), 7) and fer.soft_labels is None
+    np.testing.assert_allclose(ds.soft_labels.sum(axis=1), 1, rtol=1e-6)
+    votes = pd.read_csv(votes_path)
+    dist = np.zeros((len(votes), 7))  # the votes of the 7 emotions, in EMOTIONS order, contempt left out
+    for column in FERPLUS_EMOTIONS:
+        if canonical(column) != "contempt":
+            dist[:, EMOTIONS.index(canonical(column))] = votes[column].to_numpy(float)
+    total = dist.sum(axis=1)
+    for i, row in enumerate(fer.origin):
+        expected = np.eye(7)[fer.labels[i]]
+        if total[row] > 0:
+            expected = 0.75 * expected + 0.25 * dist[row] / total[row]
+        np.testing.assert_allclose(ds.soft_labels[i], expected, rtol=1e-5, atol=1e-6)
+    assert 0 < ds.meta["ferplus_votes"]["faces_with_votes"] < len(fer)  # NF-only rows keep the one-hot label
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        with_ferplus_votes(fer, votes_path, weight=1.5)
+    with pytest.raises(ValueError, match="7 classes"):
+        with_ferplus_votes(load_ferplus(faces, votes_path), votes_path)

@@ -48,3 +48,20 @@ def test_relative_path_from_the_repository_root_works_from_another_folder(tmp_pa
     assert len(ds) == 2 * 7
     with pytest.raises(FileNotFoundError, match="nowhere.csv"):
         load_dataset("data/nowhere.csv")
+
+
+def test_fer2013_with_ferplus_votes(tmp_path, monkeypatch):
+    faces, votes = write_synthetic(tmp_path, "ferplus", n_per_class=6, size=24)
+    monkeypatch.setattr("fer.data.sources.data_roots", lambda: [tmp_path])
+    plain = load_dataset(faces)
+    ds = load_dataset("fer2013+ferplus:0.3")
+    assert ds.classes == plain.classes and (ds.labels == plain.labels).all() and len(ds) == len(plain)
+    assert ds.meta["ferplus_votes"]["weight"] == 0.3
+    assert ds.soft_labels.max(axis=1).min() >= 0.7 - 1e-6  # at most 0.3 moved away from the original label
+    assert load_dataset("fer2013+ferplus").meta["ferplus_votes"]["weight"] == 0.5
+    for bad in ("fer2013+ferplus:2", "fer2013+ferplus:half"):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            load_dataset(bad)
+    votes.unlink()
+    with pytest.raises(FileNotFoundError, match="FER\\+ fer2013new.csv not found"):
+        load_dataset("fer2013+ferplus")
