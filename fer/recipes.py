@@ -52,11 +52,16 @@ RECIPES: dict[str, TrainConfig] = {
     # from scratch.
     "ferplus_default": replace(FER2013_DEFAULT, init_from="models/fer2013_default.keras", epochs=12, phases=[],
                                lr=0.01, warmup_epochs=1),
-    # Candidate (measured before it may replace fer2013_default): the two cycles, then 10 epochs at a
-    # constant lr 0.01 whose end-of-epoch weights are averaged (SWA), BatchNorm re-estimated after.
+    # Measured, not shipped (results/fer2013_swa): the two cycles, then 10 epochs at a constant lr 0.01
+    # whose end-of-epoch weights are averaged (SWA), BatchNorm re-estimated after.
     "fer2013_swa": replace(FER2013_DEFAULT, epochs=32 + 36 + 10, swa_epochs=10,
                            phases=[*FER2013_DEFAULT.phases, Phase(epochs=10, lr=0.01, trainable_layers=None,
                                                                   schedule="constant")]),
+    # Candidate (measured before it may replace the default model): one short cosine cycle from the
+    # shipped model on FER2013's labels with the FER+ crowd votes blended in as soft targets
+    # (``--data fer2013+ferplus --soft-labels``); labels and evaluation stay FER2013's.
+    "fer2013_votes": replace(FER2013_DEFAULT, init_from="models/fer2013_default.keras", epochs=12, phases=[],
+                             lr=0.01, warmup_epochs=1, soft_labels=True),
     # A quick smoke version of the same recipe (CI / notebooks in quick mode).
     "fer2013_quick": TrainConfig(
         model="fer_resnet", input_shape=(48, 48, 1), epochs=1, batch_size=64, lr=0.02, optimizer="sgd",
