@@ -57,9 +57,9 @@ RECIPES: dict[str, TrainConfig] = {
     "fer2013_swa": replace(FER2013_DEFAULT, epochs=32 + 36 + 10, swa_epochs=10,
                            phases=[*FER2013_DEFAULT.phases, Phase(epochs=10, lr=0.01, trainable_layers=None,
                                                                   schedule="constant")]),
-    # Candidate (measured before it may replace the default model): one short cosine cycle from the
-    # shipped model on FER2013's labels with the FER+ crowd votes blended in as soft targets
-    # (``--data fer2013+ferplus --soft-labels``); labels and evaluation stay FER2013's.
+    # Measured, not shipped (results/fer2013_votes): one short cosine cycle from the shipped model on
+    # FER2013's labels with the FER+ crowd votes blended in as soft targets (``--data fer2013+ferplus``);
+    # labels and evaluation stay FER2013's.
     "fer2013_votes": replace(FER2013_DEFAULT, init_from="models/fer2013_default.keras", epochs=12, phases=[],
                              lr=0.01, warmup_epochs=1, soft_labels=True),
     # A quick smoke version of the same recipe (CI / notebooks in quick mode).
