@@ -386,6 +386,9 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                          "last phase")
     if cfg.swa_epochs and cfg.keep != "last":
         raise ValueError("swa_epochs needs keep='last': the run's model is the weight average, not a checkpoint")
+    if cfg.soft_labels and ds.soft_labels is None:
+        raise ValueError(f"soft_labels=True (--soft-labels) needs soft labels, and dataset {ds.meta.get('name', '')!r} "
+                         "has none: use --data ferplus or fer2013+ferplus (FER+ votes), or give Dataset.soft_labels")
     if cfg.soft_labels and cfg.loss == "arcface":
         raise ValueError("soft_labels=True cannot train loss='arcface': its margin needs one true class per face")
     out = Path(out_dir) if out_dir else Path("results") / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -76,3 +76,22 @@ def test_epochs_cannot_silently_change_a_multi_phase_recipe(tmp_path):
     with pytest.raises(SystemExit, match="--epochs cannot change recipe 'fer2013_default'"):
         main(["train", "--recipe", "fer2013_default", "--data", "synthetic:2", "--epochs", "3", "--out", str(tmp_path)])
     assert not any(tmp_path.iterdir())  # refused before anything was written
+
+
+def test_soft_labels_without_soft_labels_is_one_clear_line(tmp_path, capsys):
+    assert main(["train", "--model", "baseline_cnn", "--data", "synthetic:2", "--soft-labels",
+                 "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "--soft-labels" in err and "fer2013+ferplus" in err and not (tmp_path / "run").exists()
+
+
+def test_real_fer2013_with_ferplus_votes_smoke_run(shared_data, tmp_path):
+    """FER2013 labels with the FER+ votes as soft targets: trains, and evaluates on FER2013's own labels."""
+    if not (shared_data / "ferplus" / "fer2013new.csv").is_file():
+        pytest.skip("FER+ votes not found beside fer2013.csv")
+    out = tmp_path / "votes"
+    assert main(["train", "--model", "baseline_cnn", "--data", "fer2013+ferplus:0.3", "--soft-labels",
+                 "--train-size", "300", "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["soft_labels"] is True and config["classes"][-1] == "neutral" and len(config["classes"]) == 7
+    assert json.loads((out / "metrics_val.json").read_text())["num_samples"] == 3589
