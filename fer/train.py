@@ -29,6 +29,7 @@ from fer.data.sources import resolve_path
 from fer.models import build, default_shape
 from fer.models.transfer import copy_weights_by_name
 from fer.provenance import command_line
+from fer.weight_averaging import WeightAverage, update_batchnorm
 
 #: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
 DEFAULT_LR: dict[str, float] = {
@@ -471,8 +472,6 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
             keras.callbacks.TerminateOnNaN(),
         ]
         if p == len(phases) - 1 and cfg.swa_epochs:
-            from fer.weight_averaging import WeightAverage
-
             phase_callbacks.append(WeightAverage(out / "backup" / "swa.npz", start_epoch=end_epoch - cfg.swa_epochs))
         if (phase.schedule or cfg.schedule) == "plateau" and cfg.reduce_lr_patience:
             phase_callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=monitor, factor=0.5,
@@ -496,8 +495,6 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         start_epoch = end_epoch
     wall = time.time() - t0 + earlier_wall
     if cfg.swa_epochs:
-        from fer.weight_averaging import WeightAverage
-
         model.set_weights(WeightAverage.load(out / "backup" / "swa.npz"))
         print(f"[fer.train] the model is the average of the weights of the last {cfg.swa_epochs} epochs",
               file=sys.stderr)
@@ -573,8 +570,6 @@ def _to_float32(model: keras.Model, cfg: TrainConfig, shape, num_classes: int) -
 def _finish(model: keras.Model, cfg: TrainConfig, shape, ds: Dataset, clean_faces) -> keras.Model:
     """The float32 classifier of a trained ``model``, with class names and (``clean_faces`` given)
     BatchNorm statistics re-estimated on them."""
-    from fer.weight_averaging import update_batchnorm
-
     final = _to_float32(model, cfg, shape, ds.num_classes)
     attach_class_names(final, ds.classes)
     if clean_faces is not None:

@@ -84,17 +84,22 @@ def _is_ferplus_votes(path: Path) -> bool:
         return False
 
 
-def _load_ferplus(votes: Path | None) -> Dataset:
-    from fer.data.ferplus import load_ferplus
-
+def _faces_and_votes(spec: str, votes: Path | None = None) -> tuple[Path, Path]:
+    """The ``fer2013.csv`` and FER+ ``fer2013new.csv`` that ``--data spec`` needs (``votes`` if given)."""
     votes = votes or find_dataset("ferplus")
     faces = find_dataset("fer2013")
     if votes is None or faces is None:
         missing = "FER+ fer2013new.csv" if votes is None else "fer2013.csv(.gz)"
         raise FileNotFoundError(
-            f"--data ferplus: {missing} not found in {[str(r) for r in data_roots()]}. FER+ labels need both "
+            f"--data {spec}: {missing} not found in {[str(r) for r in data_roots()]}. FER+ labels need both "
             "files; put them where data/README.md says or set FER_DATA_ROOT to the folder holding them.")
-    return load_ferplus(faces, votes, mode="majority")
+    return faces, votes
+
+
+def _load_ferplus(votes: Path | None) -> Dataset:
+    from fer.data.ferplus import load_ferplus
+
+    return load_ferplus(*_faces_and_votes("ferplus", votes), mode="majority")
 
 
 def _load_fer2013_with_votes(text: str) -> Dataset:
@@ -109,11 +114,7 @@ def _load_fer2013_with_votes(text: str) -> Dataset:
     if not 0.0 <= w <= 1.0:
         raise ValueError(f"--data {text!r}: write 'fer2013+ferplus' or 'fer2013+ferplus:W' with W, the weight "
                          "of the FER+ votes, between 0 and 1 (e.g. fer2013+ferplus:0.5)")
-    faces, votes = find_dataset("fer2013"), find_dataset("ferplus")
-    if faces is None or votes is None:
-        missing = "fer2013.csv(.gz)" if faces is None else "FER+ fer2013new.csv"
-        raise FileNotFoundError(f"--data {text}: {missing} not found in {[str(r) for r in data_roots()]}; put it "
-                                "where data/README.md says or set FER_DATA_ROOT to the folder holding it.")
+    faces, votes = _faces_and_votes(text)
     return with_ferplus_votes(load_fer2013_csv(faces), votes, weight=w)
 
 
