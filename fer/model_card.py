@@ -144,10 +144,10 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
 def _recalibration_lines(run: Path, config: dict, model_file: Path) -> list[str]:
     """The card's line on BatchNorm re-estimation: done by the run itself (``recalibrate_bn``) or
     afterwards by ``python -m fer recalibrate --record RUN/recalibrate.json``."""
-    import hashlib
+    from fer.provenance import file_sha256
 
     record = _read(run / "recalibrate.json")
-    if record and record.get("output", {}).get("sha256") == hashlib.sha256(model_file.read_bytes()).hexdigest():
+    if record and record.get("output", {}).get("sha256") == file_sha256(model_file):
         inputs = ", ".join(f"`{i['path']}` (sha256 {i['sha256'][:16]}…)" for i in record["inputs"])
         return [f"- BatchNorm statistics re-estimated on the {record['faces']:,} un-augmented `{record['split']}` "
                 f"faces after training (the statistics gathered during training describe augmented faces): "

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shlex
 import sys
+from pathlib import Path
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes (hex), to tie a result to the exact model or data file it used."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def command_line(argv: list[str] | None = None) -> str:

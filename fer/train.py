@@ -22,13 +22,13 @@ import keras
 import numpy as np
 
 from fer.class_names import attach_class_names
-from fer.data.atomic import write_json
+from fer.data.atomic import save_model, write_json
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.models import build, default_shape
 from fer.models.transfer import copy_weights_by_name
-from fer.provenance import command_line
+from fer.provenance import command_line, file_sha256
 from fer.weight_averaging import WeightAverage, update_batchnorm
 
 #: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
@@ -419,7 +419,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                                       "train_split": train_split, "val_split": val_split if has_val else None,
                                       "num_classes": ds.num_classes, "classes": list(ds.classes),
                                       "train_faces": int((ds.split == train_split).sum()),
-                                      **({"init_from_sha256": _sha256(resolve_path(cfg.init_from))}
+                                      **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))}
                                          if cfg.init_from else {}),
                                       "command": command_line(), "precision": policy})
     _write_json(out / "env.json", environment())
@@ -505,12 +505,12 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     clean_faces = FERSequence(ds, train_split, shape, batch, augment=False, shuffle=True, seed=cfg.seed,
                               workers=workers) if cfg.recalibrate_bn or cfg.swa_epochs else None
     final = _finish(model, cfg, shape, ds, clean_faces)
-    _save_model(final, out / "final.keras")
+    save_model(final, out / "final.keras")
     if cfg.keep == "last" or not (out / "best.keras").exists():
         shutil.copyfile(out / "final.keras", out / "model.keras")
     else:
         best = keras.saving.load_model(out / "best.keras", compile=False)
-        _save_model(_finish(best, cfg, shape, ds, clean_faces), out / "model.keras")
+        save_model(_finish(best, cfg, shape, ds, clean_faces), out / "model.keras")
     keras.mixed_precision.set_global_policy("float32")
     run = Run(final, history, out, cfg)
     if evaluate:
@@ -579,16 +579,8 @@ def _finish(model: keras.Model, cfg: TrainConfig, shape, ds: Dataset, clean_face
     return final
 
 
-def _save_model(model: keras.Model, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
-    os.replace(tmp, path)
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "missing"
+def _sha256_or_missing(path: Path) -> str:
+    return file_sha256(path) if path.is_file() else "missing"  # init_weights then says what is wrong
 
 
 def _read_json(path: Path) -> dict:

@@ -123,18 +123,6 @@ def _all_layers(model: keras.Model):
             yield layer
 
 
-def average_files(paths: Sequence[str | os.PathLike], images: np.ndarray | Iterable | None,
-                  weights: Sequence[float] | None = None, batch_size: int = 256) -> keras.Model:
-    """:func:`average_weights` of saved ``.keras`` models, then :func:`update_batchnorm` on ``images``
-    (skipped when ``images`` is ``None``). The clone keeps the class names stored in the first model."""
-    from fer.evaluate import load_model
-
-    averaged = average_weights([load_model(p) for p in paths], weights)
-    if images is not None:
-        update_batchnorm(averaged, images, batch_size=batch_size)
-    return averaged
-
-
 def add_recalibrate_parser(subparsers) -> argparse.ArgumentParser:
     """Register ``recalibrate``: ``python -m fer recalibrate MODEL [MODEL ...] --data DATA --out FILE``."""
     p = subparsers.add_parser(
@@ -162,17 +150,17 @@ def run_recalibrate(args: argparse.Namespace) -> int:
     """The ``recalibrate`` subcommand."""
     from datetime import datetime, timezone
 
-    from fer.data.atomic import write_json
+    from fer.data.atomic import save_model, write_json
     from fer.data.pipeline import FERSequence
     from fer.data.sources import load_dataset
     from fer.evaluate import load_model
     from fer.preprocess import model_input_shape
-    from fer.provenance import command_line
+    from fer.provenance import command_line, file_sha256
 
     out = Path(args.out)
     if out.suffix != ".keras":
         raise ValueError(f"--out {args.out!r}: give a .keras file name")
-    inputs = [{"path": str(p), "sha256": _sha256(Path(p))} for p in args.models]  # before --out may replace one
+    inputs = [{"path": str(p), "sha256": file_sha256(p)} for p in args.models]  # before --out may replace one
     models = [load_model(p) for p in args.models]
     model = average_weights(models, args.weights) if len(models) > 1 else models[0]
     ds = load_dataset(args.data)
@@ -181,26 +169,17 @@ def run_recalibrate(args: argparse.Namespace) -> int:
     faces = FERSequence(ds, args.split, model_input_shape(model), args.batch_size, augment=False, shuffle=True,
                         seed=args.seed)
     n = update_batchnorm(model, faces)
-    tmp = out.with_name(f".{out.stem}.tmp.keras")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(tmp)
-    os.replace(tmp, out)
+    save_model(model, out)
     print(f"{len(models)} model(s) -> {out}: {n} BatchNorm layers re-estimated on {len(faces.images)} "
           f"un-augmented {args.split} faces")
     if args.record:
         write_json({"command": command_line(), "inputs": inputs, "weights": args.weights,
                     "data": args.data, "split": args.split, "faces": len(faces.images),
                     "batch_size": args.batch_size, "seed": args.seed, "batchnorm_layers": n,
-                    "output": {"path": str(out), "sha256": _sha256(out)},
+                    "output": {"path": str(out), "sha256": file_sha256(out)},
                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}, args.record)
         print(f"wrote {args.record}")
     return 0
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 class WeightAverage(keras.callbacks.Callback):

@@ -64,6 +64,19 @@ def write_text(text: str, path: str | os.PathLike) -> Path:
     return path
 
 
+def save_model(model, path: str | os.PathLike) -> Path:
+    """Save a Keras ``model`` to ``path`` (a ``.keras`` file) through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # Keras picks the format from the suffix
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def json_default(obj):
     """``json.dumps`` fallback for NumPy scalars and arrays and paths."""
     if isinstance(obj, np.generic):

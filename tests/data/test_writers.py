@@ -117,3 +117,24 @@ def test_atomic_dir_and_write_json(tmp_path):
         write_json({"bad": object()}, path)
     assert json.loads(path.read_text()) == {"a": 1, "b": [1, 2]}  # the old file survives a failed write
     assert [p.name for p in path.parent.iterdir()] == ["r.json"]
+
+
+def test_save_model_replaces_the_file_whole_or_not_at_all(tmp_path):
+    import keras
+
+    from fer.data.atomic import save_model
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="d")])
+    path = save_model(model, tmp_path / "sub" / "m.keras")
+    np.testing.assert_array_equal(keras.saving.load_model(path).get_layer("d").get_weights()[0],
+                                  model.get_layer("d").get_weights()[0])
+    before = path.read_bytes()
+
+    class Unsaveable(keras.Model):
+        def save(self, filepath, **kwargs):
+            open(filepath, "wb").write(b"half")
+            raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        save_model(Unsaveable(), path)
+    assert path.read_bytes() == before and [p.name for p in path.parent.iterdir()] == ["m.keras"]
