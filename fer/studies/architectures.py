@@ -1,0 +1,403 @@
+"""The architecture study: every course model trained under one protocol on FER2013, scored on PublicTest.
+
+``python -m fer study architectures --data ../shared/data/fer2013/fer2013.csv.gz`` trains each entry of
+:data:`ENTRIES` in turn into ``results/architectures/<name>/`` (a normal run folder), then records what it
+costs and how sure its score is (``study.json``) and writes the comparison (``summary.json`` / ``.csv``,
+``comparison.md``, ``figures/``). It is resumable at every level: a finished run is skipped, an interrupted
+one resumes from its last epoch (``train``'s BackupAndRestore), and re-running the same command after a stop
+continues where it was; ``--report-only`` rebuilds the comparison from the committed files without training.
+
+The protocol (fixed before any result was seen):
+
+* **data**: FER2013 Training (28,709 faces) for training, PublicTest (3,589, the ``val`` split) for the
+  evaluation and the per-epoch validation curve; no model selection on it (the last epoch is kept).
+* **budget**: the same number of epochs, i.e. of training images seen, for every model (8 on a CPU).
+* **training**: Adam, peak lr 1e-3 after a 1-epoch linear warm-up, cosine decay to 0, batch 64, label
+  smoothing 0.1, the project's face-safe augmentation (:class:`fer.data.pipeline.Augment` defaults),
+  float32, seed 0; ArcFace + center loss for the ``mobilenet_cbam_arcface`` entry.
+* **input**: 48x48 gray for the models designed for FER2013's crops, 64x64 (gray copied to RGB) for the
+  ones designed for 128 or 224 pixels, so the whole study fits about 10 hours of a 2-core CPU.
+* **weights**: ``weights=None`` everywhere on the CPU scale: ImageNet weights cannot be downloaded on the
+  machine the study was run on, so the ImageNet backbones start from random weights (said beside every
+  number). ``--scale gpu`` is the source projects' setting: 224x224 RGB and ImageNet weights for those
+  backbones, 30 epochs, mixed precision on the GPU (``results/architectures_gpu/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from fer.data.atomic import write_json, write_text
+from fer.data.dataset import Dataset
+from fer.provenance import command_line
+from fer.train import TrainConfig
+
+#: the evaluation split, FER2013 PublicTest
+EVAL_SPLIT = "val"
+#: the file a finished study run gets last: its presence means "finished"
+RECORD = "study.json"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model of the study.
+
+    Attributes:
+        name: the run's folder name (a model name, or a variant such as ``mobilenet_cbam_arcface``).
+        model: the architecture in :func:`fer.models.available`.
+        cpu_shape, gpu_shape: input shape on each scale.
+        options: builder keyword arguments.
+        overrides: :class:`~fer.train.TrainConfig` fields that differ from the protocol (the loss).
+        imagenet: the builder has a real ``weights="imagenet"`` path (a ``keras.applications`` backbone).
+    """
+
+    name: str
+    model: str
+    cpu_shape: tuple[int, int, int]
+    gpu_shape: tuple[int, int, int]
+    options: dict = field(default_factory=dict)
+    overrides: dict = field(default_factory=dict)
+    imagenet: bool = False
+
+
+_NATIVE, _SMALL_RGB = (48, 48, 1), (64, 64, 3)
+#: every model of the study, cheapest first on this CPU (so an interrupted study has the most rows)
+ENTRIES: tuple[Entry, ...] = (
+    Entry("simple_cnn", "simple_cnn", _SMALL_RGB, (128, 128, 3)),
+    Entry("cnn_spatial_attention", "cnn_spatial_attention", _SMALL_RGB, (128, 128, 3)),
+    Entry("mobilenet_cbam", "mobilenet_cbam", _SMALL_RGB, (224, 224, 3)),
+    Entry("mobilenet_cbam_arcface", "mobilenet_cbam", _SMALL_RGB, (224, 224, 3), options={"embedding": True},
+          overrides={"loss": "arcface", "center_loss_weight": 0.01}),
+    Entry("baseline_cnn", "baseline_cnn", _NATIVE, _NATIVE),
+    Entry("efficientnet_b0", "efficientnet_b0", _SMALL_RGB, (224, 224, 3), imagenet=True),
+    Entry("fer_resnet", "fer_resnet", _NATIVE, _NATIVE),
+    Entry("resnet50_cbam", "resnet50_cbam", _SMALL_RGB, (224, 224, 3), imagenet=True),
+    Entry("resnet50", "resnet50", _SMALL_RGB, (224, 224, 3), imagenet=True),
+    Entry("efficientnet_b3", "efficientnet_b3", _SMALL_RGB, (224, 224, 3), imagenet=True),
+    Entry("cbam_5cnn", "cbam_5cnn", _SMALL_RGB, (224, 224, 3)),
+)
+
+#: each scale's budget and settings; the cpu scale is what results/architectures/ holds
+SCALES: dict[str, dict] = {
+    "cpu": {"epochs": 8, "out": "results/architectures", "imagenet": False},
+    "gpu": {"epochs": 30, "out": "results/architectures_gpu", "imagenet": True},
+}
+
+#: the protocol every entry shares (entries only change the model, its input and, for ArcFace, the loss)
+PROTOCOL = TrainConfig(
+    epochs=SCALES["cpu"]["epochs"], batch_size=64, lr=1e-3, optimizer="adam", schedule="cosine", warmup_epochs=1,
+    label_smoothing=0.1, augment=True, mixup_alpha=0.0, early_stopping=0, keep="last", seed=0,
+    deterministic=False, mixed_precision="auto", tta=False,
+)
+
+#: what the source projects report, each under its own protocol (never comparable number for number)
+SOURCE_RESULTS: tuple[dict, ...] = (
+    {"model": "cbam_5cnn", "reported": "78.9%", "protocol": "validation accuracy on a merged FER2024 + CK+ set"},
+    {"model": "efficientnet_b3", "reported": "83.7%", "protocol": "validation accuracy on a merged FER2024 + CK+ set"},
+    {"model": "baseline_cnn", "reported": "58.9%", "protocol": "their own 70/10/20 split of FER2013"},
+    {"model": "resnet50", "reported": "43.5%", "protocol": "their own 70/10/20 split, 5 epochs, ImageNet weights"},
+    {"model": "cnn_spatial_attention", "reported": "45.4%", "protocol": "their own 70/10/20 split"},
+    {"model": "resnet50_cbam", "reported": "67.4%", "protocol": "their own 70/10/20 split, 20 epochs, ImageNet weights"},
+    {"model": "efficientnet_b0", "reported": "69.99%", "protocol": "FER2013 test, ImageNet weights, 100 GPU epochs"},
+    {"model": "landmark_mlp", "reported": "45.2%", "protocol": "FER2013 test, MediaPipe landmarks"},
+    {"model": "landmark_transformer", "reported": "53.6%", "protocol": "FER2013 test, MediaPipe landmarks"},
+    {"model": "landmark_gnn", "reported": "50.6%", "protocol": "FER2013 test, MediaPipe landmarks"},
+    {"model": "baseline_cnn", "reported": "55.5%", "protocol": "FER2013 test, 48x48 gray, up to 100 epochs"},
+)
+
+
+def entry(name: str) -> Entry:
+    """The study entry called ``name``."""
+    for e in ENTRIES:
+        if e.name == name:
+            return e
+    raise ValueError(f"unknown study entry {name!r}; entries: {[e.name for e in ENTRIES]}")
+
+
+def run_config(e: Entry, scale: str = "cpu", epochs: int | None = None) -> TrainConfig:
+    """The :class:`~fer.train.TrainConfig` of entry ``e`` on ``scale`` (``epochs`` overrides the budget)."""
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}; choose one of {sorted(SCALES)}")
+    if epochs is not None and epochs < 1:
+        raise ValueError(f"--epochs must be at least 1, got {epochs}")
+    options = dict(e.options)
+    lr = PROTOCOL.lr
+    if e.imagenet and SCALES[scale]["imagenet"]:
+        options["weights"] = "imagenet"
+        lr = 1e-4  # a pretrained backbone is fine-tuned, not trained from scratch
+    return replace(PROTOCOL, model=e.model, input_shape=e.gpu_shape if scale == "gpu" else e.cpu_shape,
+                   model_options=options, epochs=epochs or SCALES[scale]["epochs"], lr=lr, **e.overrides)
+
+
+def budget(cfg: TrainConfig, train_faces: int) -> dict:
+    """The training budget of a run: epochs and training images seen (the same for every entry of a scale)."""
+    return {"epochs": cfg.epochs, "train_faces": int(train_faces), "images_seen": int(cfg.epochs * train_faces)}
+
+
+def _comparable(config: dict) -> dict:
+    return json.loads(json.dumps({k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__},
+                                 default=list))
+
+
+def config_mismatch(run_dir: Path, cfg: TrainConfig) -> dict:
+    """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``)."""
+    stored = _comparable(json.loads((run_dir / "config.json").read_text()))
+    expected = _comparable(cfg.to_dict())
+    return {k: (stored.get(k), v) for k, v in expected.items() if stored.get(k) != v}
+
+
+def run_state(run_dir: Path, cfg: TrainConfig) -> str:
+    """``"finished"`` (recorded), ``"trained"`` (evaluated, not yet recorded), ``"interrupted"`` or ``"new"``.
+
+    Raises:
+        ValueError: the folder holds a run of a different configuration (the protocol changed); it names
+            the fields and says how to start that entry over.
+    """
+    if not (run_dir / "config.json").is_file():
+        return "new"
+    diff = config_mismatch(run_dir, cfg)
+    if diff:
+        raise ValueError(f"{run_dir} holds a run with other settings than this study's ({diff}); "
+                         f"rerun it with --rerun {run_dir.name} or pick another --out")
+    if (run_dir / RECORD).is_file():
+        return "finished"
+    if (run_dir / "model.keras").is_file() and (run_dir / f"metrics_{EVAL_SPLIT}.json").is_file():
+        return "trained"
+    return "interrupted" if (run_dir / "backup").is_dir() else "new"
+
+
+def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: str, seconds: float = 2.0) -> dict:
+    """Measure a trained run's cost and intervals and write ``run_dir/study.json`` (last, atomically)."""
+    import keras
+
+    from fer.confidence import metric_intervals
+    from fer.cost import measure_cost
+    from fer.models import build
+
+    metrics = json.loads((run_dir / f"metrics_{EVAL_SPLIT}.json").read_text())
+    history = json.loads((run_dir / "history.json").read_text())
+    train_faces = int((ds.split == "train").sum())
+    spent = budget(cfg, train_faces)
+    epochs_run = len(history.get("loss", []))
+    if epochs_run != cfg.epochs:
+        raise ValueError(f"{run_dir}: history has {epochs_run} epochs but the budget is {cfg.epochs}; "
+                         f"rerun it with --rerun {e.name}")
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    shape, classes = cfg.resolved_shape(), ds.num_classes
+    cost = measure_cost(model, run_dir / "model.keras", seconds=seconds,
+                        build=lambda: build(cfg.model, shape, classes, **{k: v for k, v in cfg.model_options.items()
+                                                                          if k not in ("weights", "embedding")}))
+    weights = cfg.model_options.get("weights")
+    record = {
+        "entry": e.name, "model": cfg.model, "scale": scale, "input_shape": list(shape),
+        "weights": weights or "none (random initialisation)",
+        "weights_note": ("ImageNet weights cannot be downloaded on the machine this ran on: the backbone "
+                         "trained from random weights" if e.imagenet and not weights else None),
+        "loss": cfg.loss, "budget": spent,
+        "wall_seconds": history.get("wall_seconds"),
+        "train_images_per_s_run": spent["images_seen"] / history["wall_seconds"] if history.get("wall_seconds") else None,
+        "cost": cost,
+        "eval_split": f"{EVAL_SPLIT} (FER2013 PublicTest)" if EVAL_SPLIT in ds.splits() else EVAL_SPLIT,
+        "eval_faces": metrics["num_samples"],
+        "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
+        "confidence_95": metric_intervals(metrics),
+        "dataset": ds.meta.get("path", ds.meta.get("name", "")),
+        "command": command_line(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_json(record, run_dir / RECORD)
+    return record
+
+
+def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable[str] | None = None,
+              scale: str = "cpu", epochs: int | None = None, rerun: Iterable[str] = (), seconds: float = 2.0,
+              log: Callable[[str], None] | None = None) -> list[Path]:
+    """Train, evaluate and record every pending entry; skip the finished ones.
+
+    Args:
+        ds: the dataset; needs ``train`` and ``val`` splits (FER2013: Training and PublicTest).
+        out: the study folder (default the scale's, e.g. ``results/architectures``).
+        names: entries to run (default all of :data:`ENTRIES`, in order).
+        scale: ``"cpu"`` or ``"gpu"`` (see :data:`SCALES`).
+        epochs: override the scale's budget (tests, quick looks); recorded in every run's config.
+        rerun: entries to start over even if finished.
+        seconds: time spent on each speed measurement.
+        log: where progress lines go (default standard error).
+
+    Returns:
+        The run folders of the selected entries, finished.
+
+    Raises:
+        ValueError: a split is missing, an entry name is unknown, or a folder holds a run of other settings.
+    """
+    from fer.train import train
+
+    say = log or (lambda line: print(f"[fer study] {line}", file=sys.stderr, flush=True))
+    missing = [s for s in ("train", EVAL_SPLIT) if s not in ds.splits()]
+    if missing:
+        raise ValueError(f"the architecture study needs the splits 'train' and {EVAL_SPLIT!r} (FER2013 Training and "
+                         f"PublicTest); this dataset has {ds.splits()}, missing {missing}")
+    selected = [entry(n) for n in names] if names is not None else list(ENTRIES)
+    rerun = set(rerun)
+    unknown = rerun - {e.name for e in ENTRIES}
+    if unknown:
+        raise ValueError(f"--rerun names unknown entries {sorted(unknown)}; entries: {[e.name for e in ENTRIES]}")
+    root = Path(out or SCALES[scale]["out"])
+    done = []
+    for i, e in enumerate(selected, 1):
+        cfg, run_dir = run_config(e, scale, epochs), root / e.name
+        if e.name in rerun and run_dir.exists():
+            import shutil
+
+            shutil.rmtree(run_dir)
+        state = run_state(run_dir, cfg)
+        if state == "finished":
+            say(f"{i}/{len(selected)} {e.name}: finished, skipped ({run_dir / RECORD})")
+        else:
+            if state != "trained":
+                say(f"{i}/{len(selected)} {e.name}: {'resuming' if state == 'interrupted' else 'training'} "
+                    f"{cfg.epochs} epochs at {cfg.resolved_shape()} into {run_dir}")
+                train(ds, cfg, run_dir, val_split=EVAL_SPLIT, verbose=2)
+            rec = record_run(e, cfg, run_dir, ds, scale, seconds)
+            say(f"{i}/{len(selected)} {e.name}: accuracy {rec['accuracy']:.4f}, macro-F1 {rec['macro_f1']:.4f} "
+                f"({rec['wall_seconds'] / 60:.0f} min)")
+        done.append(run_dir)
+    return done
+
+
+# --------------------------------------------------------------------------- the comparison
+
+
+def summary_table(out: str | os.PathLike) -> pd.DataFrame:
+    """One row per finished run under ``out`` (best accuracy first): scores with intervals and costs."""
+    rows = []
+    for record_file in sorted(Path(out).glob(f"*/{RECORD}")):
+        r = json.loads(record_file.read_text())
+        ci, cost = r["confidence_95"], r["cost"]
+        rows.append({
+            "name": r["entry"], "model": r["model"], "input": "x".join(map(str, r["input_shape"])),
+            "weights": r["weights"], "epochs": r["budget"]["epochs"], "images_seen": r["budget"]["images_seen"],
+            "eval_faces": r["eval_faces"],
+            "accuracy": r["accuracy"], "accuracy_low": ci["accuracy"]["low"], "accuracy_high": ci["accuracy"]["high"],
+            "macro_f1": r["macro_f1"], "macro_f1_low": ci["macro_f1"]["low"], "macro_f1_high": ci["macro_f1"]["high"],
+            "params": cost["params"], "flops_per_face": cost["flops_per_face"],
+            "train_images_per_s": cost.get("train_images_per_s"),
+            "train_hours": r["wall_seconds"] / 3600 if r.get("wall_seconds") else None,
+            "latency_batch1_ms": cost["latency_batch1_ms"], "throughput_batch256": cost["throughput_batch256"],
+            "file_mb": cost["file_bytes"] / 1e6 if cost.get("file_bytes") else None,
+        })
+    if not rows:
+        return pd.DataFrame()
+    return pd.DataFrame(rows).sort_values("accuracy", ascending=False).reset_index(drop=True)
+
+
+def per_class_f1(out: str | os.PathLike) -> dict[str, dict[str, float]]:
+    """Entry name → {class: F1} from each finished run's ``metrics_val.json``."""
+    result = {}
+    for record_file in sorted(Path(out).glob(f"*/{RECORD}")):
+        metrics = json.loads((record_file.parent / f"metrics_{EVAL_SPLIT}.json").read_text())
+        result[record_file.parent.name] = {c: row["f1"] for c, row in metrics["per_class"].items()}
+    return result
+
+
+def histories(out: str | os.PathLike) -> dict[str, dict]:
+    """Entry name → its ``history.json`` for each finished run."""
+    return {f.parent.name: json.loads((f.parent / "history.json").read_text())
+            for f in sorted(Path(out).glob(f"*/{RECORD}"))}
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The study's comparison as a Markdown table (our numbers), then the sources' own numbers."""
+    head = ("| model | input | weights | accuracy (95% CI) | macro-F1 (95% CI) | parameters | MFLOP/face | "
+            "train img/s | train h | ms/face (batch 1) | faces/s (batch 256) | MB |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for _, r in table.iterrows():
+        lines.append(
+            f"| `{r['name']}` | {r['input']} | {'ImageNet' if r['weights'] == 'imagenet' else 'none'} "
+            f"| {100 * r['accuracy']:.1f}% ({100 * r['accuracy_low']:.1f}-{100 * r['accuracy_high']:.1f}) "
+            f"| {100 * r['macro_f1']:.1f}% ({100 * r['macro_f1_low']:.1f}-{100 * r['macro_f1_high']:.1f}) "
+            f"| {r['params'] / 1e6:.2f}M | {r['flops_per_face'] / 1e6:.0f} | {_num(r['train_images_per_s'], 0)} "
+            f"| {_num(r['train_hours'], 2)} | {r['latency_batch1_ms']:.1f} | {r['throughput_batch256']:.0f} "
+            f"| {_num(r['file_mb'], 1)} |")
+    sources = ["", "What the source projects report, each under its own protocol (not comparable number for number):",
+               "", "| model | reported | their protocol |", "|---|---|---|"]
+    sources += [f"| `{s['model']}` | {s['reported']} | {s['protocol']} |" for s in SOURCE_RESULTS]
+    return head + "\n".join(lines) + "\n" + "\n".join(sources) + "\n"
+
+
+def _num(value, digits: int) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+#: the README lines between which the generated table goes
+README_BEGIN = "<!-- architectures table: generated by `python -m fer study architectures --report-only` -->"
+README_END = "<!-- end of the architectures table -->"
+
+
+def write_report(out: str | os.PathLike, readme: str | os.PathLike | None = None) -> pd.DataFrame:
+    """Write ``summary.json`` / ``summary.csv``, ``comparison.md`` and the figures of the finished runs.
+
+    With ``readme`` the table also replaces the text between :data:`README_BEGIN` and :data:`README_END`
+    in that file (which must hold both lines).
+    """
+    from fer.plots import save_figure
+    from fer.study_plots import (plot_accuracy_against, plot_f1_heatmap, plot_scores,
+                                 plot_validation_curves)
+
+    out = Path(out)
+    table = summary_table(out)
+    if table.empty:
+        raise ValueError(f"no finished study run under {out} (no */{RECORD}); run the study first")
+    write_json({"command": command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "eval_split": f"{EVAL_SPLIT} (FER2013 PublicTest)", "protocol": _protocol_text(),
+                "runs": json.loads(table.to_json(orient="records"))}, out / "summary.json")
+    write_text(table.to_csv(index=False), out / "summary.csv")
+    md = markdown_table(table)
+    write_text(md, out / "comparison.md")
+    figures = out / "figures"
+    save_figure(plot_scores(table, "FER2013 PublicTest, one protocol"), figures / "scores.png", close=True)
+    save_figure(plot_accuracy_against(table, "params", "parameters"), figures / "accuracy_vs_params.png", close=True)
+    save_figure(plot_accuracy_against(table, "latency_batch1_ms", "CPU latency, ms per face (batch 1)", pareto=True),
+                figures / "accuracy_vs_latency.png", close=True)
+    save_figure(plot_accuracy_against(table, "train_hours", "training time, CPU hours"),
+                figures / "accuracy_vs_training_time.png", close=True)
+    save_figure(plot_validation_curves(histories(out)), figures / "validation_curves.png", close=True)
+    save_figure(plot_f1_heatmap(per_class_f1(out)), figures / "per_class_f1.png", close=True)
+    if readme is not None:
+        update_readme(Path(readme), md)
+    return table
+
+
+def update_readme(readme: Path, table_md: str) -> None:
+    """Replace the text between the README's study markers with ``table_md``."""
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise ValueError(f"{readme} has no study markers; add the lines {README_BEGIN!r} and {README_END!r} "
+                         "where the table goes")
+    before, rest = text.split(README_BEGIN, 1)
+    _, after = rest.split(README_END, 1)
+    write_text(f"{before}{README_BEGIN}\n{table_md}{README_END}{after}", readme)
+
+
+def _protocol_text() -> str:
+    return (__doc__ or "").split("The protocol (fixed before any result was seen):", 1)[-1].strip()
+
+
+def plan(scale: str = "cpu", names: Sequence[str] | None = None, epochs: int | None = None) -> list[dict]:
+    """Each selected entry's settings (model, input, epochs, lr, loss, weights), without training."""
+    chosen = [entry(n) for n in names] if names is not None else list(ENTRIES)
+    rows = []
+    for e in chosen:
+        cfg = run_config(e, scale, epochs)
+        rows.append({"name": e.name, "model": cfg.model, "input": cfg.resolved_shape(), "epochs": cfg.epochs,
+                     "lr": cfg.lr, "loss": cfg.loss, "weights": cfg.model_options.get("weights")})
+    return rows
