@@ -186,7 +186,7 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
     history = json.loads((run_dir / "history.json").read_text())
     train_faces = int((ds.split == "train").sum())
     spent = budget(cfg, train_faces)
-    epochs_run = len(history.get("loss", []))
+    epochs_run = len(_epochs(run_dir))  # history.csv has every epoch, across interruptions
     if epochs_run != cfg.epochs:
         raise ValueError(f"{run_dir}: history has {epochs_run} epochs but the budget is {cfg.epochs}; "
                          f"rerun it with --rerun {e.name}")
@@ -308,10 +308,14 @@ def per_class_f1(out: str | os.PathLike) -> dict[str, dict[str, float]]:
     return result
 
 
-def histories(out: str | os.PathLike) -> dict[str, dict]:
-    """Entry name → its ``history.json`` for each finished run."""
-    return {f.parent.name: json.loads((f.parent / "history.json").read_text())
-            for f in sorted(Path(out).glob(f"*/{RECORD}"))}
+def _epochs(run_dir: Path) -> pd.DataFrame:
+    """A run's per-epoch log (``history.csv``, appended epoch by epoch, so it survives interruptions)."""
+    return pd.read_csv(run_dir / "history.csv")
+
+
+def histories(out: str | os.PathLike) -> dict[str, pd.DataFrame]:
+    """Entry name → its per-epoch history (``history.csv``) for each finished run."""
+    return {f.parent.name: _epochs(f.parent) for f in sorted(Path(out).glob(f"*/{RECORD}"))}
 
 
 def markdown_table(table: pd.DataFrame) -> str:
