@@ -309,8 +309,11 @@ def per_class_f1(out: str | os.PathLike) -> dict[str, dict[str, float]]:
 
 
 def _epochs(run_dir: Path) -> pd.DataFrame:
-    """A run's per-epoch log (``history.csv``, appended epoch by epoch, so it survives interruptions)."""
-    return pd.read_csv(run_dir / "history.csv")
+    """A run's per-epoch log (``history.csv``, appended epoch by epoch, so it survives interruptions).
+
+    A stop between the log line and the checkpoint repeats an epoch after the resume: the last one counts."""
+    frame = pd.read_csv(run_dir / "history.csv")
+    return frame.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
 def histories(out: str | os.PathLike) -> dict[str, pd.DataFrame]:
@@ -405,3 +408,37 @@ def plan(scale: str = "cpu", names: Sequence[str] | None = None, epochs: int | N
         rows.append({"name": e.name, "model": cfg.model, "input": cfg.resolved_shape(), "epochs": cfg.epochs,
                      "lr": cfg.lr, "loss": cfg.loss, "weights": cfg.model_options.get("weights")})
     return rows
+
+
+# --------------------------------------------------------------------------- for the notebooks
+
+
+def committed_runs(names: Iterable[str], out: str | os.PathLike = SCALES["cpu"]["out"]) -> dict[str, dict]:
+    """Entry name → ``{"record", "metrics", "history"}`` of each finished study run among ``names``.
+
+    Entries that have not finished (or a study folder that does not exist) are left out, so a notebook
+    shows whatever part of the study is committed.
+    """
+    runs = {}
+    for name in names:
+        run_dir = Path(out) / name
+        if (run_dir / RECORD).is_file():
+            runs[name] = {"record": json.loads((run_dir / RECORD).read_text()),
+                          "metrics": json.loads((run_dir / f"metrics_{EVAL_SPLIT}.json").read_text()),
+                          "history": _epochs(run_dir)}
+    return runs
+
+
+def beside_quick(runs: dict[str, dict], quick: dict[str, dict] | None = None) -> pd.DataFrame:
+    """A small table: the committed full runs (:func:`committed_runs`) above a notebook's own quick runs.
+
+    Args:
+        runs: from :func:`committed_runs`.
+        quick: label → metrics dict of the runs the notebook just trained (from :func:`fer.evaluate.evaluate`).
+    """
+    rows = [{"run": f"study: {name}", "input": "x".join(map(str, r["record"]["input_shape"])),
+             "training images seen": r["record"]["budget"]["images_seen"], "evaluated faces": r["metrics"]["num_samples"],
+             "accuracy": r["metrics"]["accuracy"], "macro_f1": r["metrics"]["macro_f1"]} for name, r in runs.items()]
+    rows += [{"run": label, "input": None, "training images seen": None, "evaluated faces": m["num_samples"],
+              "accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for label, m in (quick or {}).items()]
+    return pd.DataFrame(rows)
