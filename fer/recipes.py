@@ -43,7 +43,49 @@ FER2013_DEFAULT = TrainConfig(
     recalibrate_bn=True,
 )
 
+#: The source projects' own recipes (``python -m fer train --recipe <name>``), each as its source describes it.
+#: They differ from the sources only where this code base must: Keras' EfficientNet / ResNet-50 take 0-255
+#: pixels and do their own preprocessing, and ``weights="imagenet"`` needs the internet once (on a machine
+#: without it, train with ``weights=None``: ``TrainConfig.model_options``; the architecture study does).
+SOURCE_RECIPES: dict[str, TrainConfig] = {
+    # Source 1 (CBAM-5CNN vs EfficientNetB3): five conv blocks with CBAM, Adam 1e-4, early stopping and
+    # learning-rate reduction on plateau, 224x224 RGB. The source gives no epoch count: 50 with patience 10.
+    "cbam_5cnn_source": TrainConfig(model="cbam_5cnn", input_shape=(224, 224, 3), epochs=50, batch_size=32, lr=1e-4,
+                                    optimizer="adam", schedule="plateau", early_stopping=10, reduce_lr_patience=4),
+    # Source 1: EfficientNetB3 with its last layers trained (the last 30 here), L2 on the classifier, dropout,
+    # batch 32, 30 epochs, Adam, early stopping + checkpoint + plateau.
+    "efficientnet_b3_source": TrainConfig(model="efficientnet_b3", input_shape=(224, 224, 3),
+                                          model_options={"weights": "imagenet"}, epochs=30, batch_size=32, lr=1e-3,
+                                          optimizer="adam", schedule="plateau", early_stopping=10,
+                                          phases=[Phase(epochs=30, lr=1e-3, trainable_layers=30)]),
+    # Source 3 (four architectures on FER2013): ResNet-50 + CBAM, ImageNet weights, Adam 1e-3, cosine
+    # annealing with warm restarts, batch 32, 20 epochs.
+    "resnet50_cbam_source": TrainConfig(model="resnet50_cbam", input_shape=(224, 224, 3),
+                                        model_options={"weights": "imagenet"}, epochs=20, batch_size=32, lr=1e-3,
+                                        optimizer="adam", schedule="cosine_restarts", early_stopping=0),
+    # Source 3: the same protocol for plain ResNet-50 (its table's 5-epoch and 20-epoch rows).
+    "resnet50_source": TrainConfig(model="resnet50", input_shape=(224, 224, 3), model_options={"weights": "imagenet"},
+                                   epochs=20, batch_size=32, lr=1e-3, optimizer="adam", schedule="cosine_restarts",
+                                   early_stopping=0),
+    # Source 4 (landmarks vs EfficientNet-B0): three phases, head only 20 epochs at 1e-3, partial (the last
+    # 80 layers here) 50 at 5e-4, full 30 at 1e-4; batch 64, mixup 0.2, label smoothing 0.1, cosine
+    # annealing, test-time augmentation at the end.
+    "efficientnet_b0_source": TrainConfig(model="efficientnet_b0", input_shape=(224, 224, 3),
+                                          model_options={"weights": "imagenet"}, epochs=100, batch_size=64,
+                                          optimizer="adam", schedule="cosine", label_smoothing=0.1, mixup_alpha=0.2,
+                                          early_stopping=0, tta=True,
+                                          phases=[Phase(epochs=20, lr=1e-3, trainable_layers=0),
+                                                  Phase(epochs=50, lr=5e-4, trainable_layers=80),
+                                                  Phase(epochs=30, lr=1e-4, trainable_layers=-1)]),
+    # Source 5 (the 48x48 baseline CNN): Adam 1e-3, batch 64, balanced class weights, up to 100 epochs with
+    # early stopping on the validation loss and learning-rate decay on plateau.
+    "baseline_cnn_source": TrainConfig(model="baseline_cnn", input_shape=(48, 48, 1), epochs=100, batch_size=64,
+                                       lr=1e-3, optimizer="adam", schedule="plateau", class_weighting=True,
+                                       early_stopping=15, reduce_lr_patience=5),
+}
+
 RECIPES: dict[str, TrainConfig] = {
+    **SOURCE_RECIPES,
     "fer2013_default": FER2013_DEFAULT,
     # The shipped FER+ model (models/ferplus_default.keras): 8 classes (contempt included), FER+
     # majority-vote labels (``--data ferplus``). It starts from the shipped FER2013 model, which saw

@@ -28,7 +28,8 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
             contempt included), the faces read from the ``fer2013.csv`` found by :func:`find_dataset`;
             ``"fer2013+ferplus"`` or ``"fer2013+ferplus:W"``: FER2013 with its original labels and soft labels
             that blend in the FER+ votes with weight ``W`` (default 0.5, see
-            :func:`fer.data.ferplus.with_ferplus_votes`; train on them with ``--soft-labels``).
+            :func:`fer.data.ferplus.with_ferplus_votes`; train on them with ``--soft-labels``);
+            ``"fer2013+ckplus"`` / ``"ferplus+ckplus"``: the merged set of notebook 02 (see :func:`load_merged`).
         seed: seed of the synthetic set.
 
     Raises:
@@ -47,6 +48,8 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
         return make_synthetic(n_per_class=int(count), seed=seed)
     if text == "fer2013+ferplus" or text.startswith("fer2013+ferplus:"):
         return _load_fer2013_with_votes(text)
+    if text in MERGED_SPECS:
+        return load_merged(text, seed=seed)
     path = resolve_path(spec)  # e.g. FER_DATA=../shared/data/... given at the repository root, read from notebooks/
     if text == "ferplus" or (path.is_file() and _is_ferplus_votes(path)):
         return _load_ferplus(None if text == "ferplus" else path)
@@ -62,6 +65,52 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
         f"--data {spec!r}: no such file or folder. Pass a fer2013.csv(.gz), an image-folder tree, "
         "or 'synthetic'; data/README.md explains how to download FER2013."
     )
+
+
+#: ``--data`` names of the merged sets: FER2013 (or FER+ labels) + CK+, deduplicated, CK+ split by subject
+MERGED_SPECS = ("fer2013+ckplus", "ferplus+ckplus")
+
+#: CK+'s share of faces for validation and test when it is split by subject (notebook 02's choice)
+CKPLUS_VAL, CKPLUS_TEST = 0.15, 0.15
+
+
+def load_merged(spec: str, *, seed: int = 0) -> Dataset:
+    """The merged 7-emotion set ``spec`` names (one of :data:`MERGED_SPECS`), as notebook 02 builds it.
+
+    FER2013 keeps its published splits (Training / PublicTest); CK+ is split by subject
+    (:data:`CKPLUS_VAL` / :data:`CKPLUS_TEST` of its faces, ``seed``), so no subject is in two splits;
+    :func:`fer.data.merge` then converts both to 48x48 gray, drops contempt (FER+ and CK+ have it, FER2013
+    does not) and removes exact and near duplicates without touching the evaluation splits. The merge
+    report (rows in and out, removed duplicates, label conflicts) is in ``meta["merge"]``; the leakage audit
+    of the result (copies across splits, subjects in several splits) in ``meta["audit"]``.
+
+    Raises:
+        FileNotFoundError: a dataset the spec needs is not in any data root (naming it and the roots).
+    """
+    from fer.data.audit import audit
+    from fer.data.ckplus import load_ckplus
+    from fer.data.fer2013 import load_fer2013_csv
+    from fer.data.merge import merge
+    from fer.data.splits import split_by_group
+
+    if spec not in MERGED_SPECS:
+        raise ValueError(f"--data {spec!r}: merged sets are {list(MERGED_SPECS)}")
+    first = spec.split("+")[0]
+    ck_root = find_dataset("ckplus")
+    if ck_root is None:
+        raise FileNotFoundError(f"--data {spec}: CK+ (ckplus/CK+48/<emotion>/*.png) not found in "
+                                f"{[str(r) for r in data_roots()]}; see data/README.md")
+    if first == "ferplus":
+        base = _load_ferplus(None)
+    else:
+        faces = find_dataset("fer2013")
+        if faces is None:
+            raise FileNotFoundError(f"--data {spec}: fer2013.csv(.gz) not found in {[str(r) for r in data_roots()]}")
+        base = load_fer2013_csv(faces)
+    ck = split_by_group(load_ckplus(ck_root), val=CKPLUS_VAL, test=CKPLUS_TEST, seed=seed)
+    merged = merge([base, ck], contempt="drop")
+    merged.meta.update({"name": spec, "path": spec, "audit": audit(merged)})
+    return merged
 
 
 def resolve_path(path: str | os.PathLike) -> Path:
