@@ -13,11 +13,11 @@ import pytest
 from keras import layers
 
 from fer.class_names import LabeledActivation, LabeledSoftmax, attach_class_names, class_names
+from fer.export import add_export_parser
 from fer.inference import (
     DEMO_IMAGE,
     Classifier,
     FaceResult,
-    add_export_parser,
     add_predict_parser,
     add_webcam_parser,
     crop_face,
@@ -305,7 +305,7 @@ def test_predict_cli_bad_inputs_fail_cleanly(gray_path, tmp_path, capsys, monkey
     for argv, message in cases:
         code, _, err = _cli(argv, capsys)
         assert code == 1 and message in err and err.startswith("fer predict: "), (argv, err)
-    monkeypatch.setattr("fer.inference.DEFAULT_MODEL", tmp_path / "nowhere" / "fer2013_default.keras")
+    monkeypatch.setattr("fer.inference.classifier.DEFAULT_MODEL", tmp_path / "nowhere" / "fer2013_default.keras")
     code, _, err = _cli(["predict", "--out", tmp_path / "o5"], capsys)
     assert code == 1 and "python -m fer train" in err and "--model" in err
 
@@ -352,3 +352,13 @@ def test_face_result_unpacks_like_a_tuple():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         draw_predictions(np.zeros((50, 60), np.uint8), [r], NAMES)
+
+
+def test_annotate_is_detect_crop_classify_draw(demo_bgr, gray_clf):
+    from fer.inference import annotate
+
+    drawn, faces = annotate(demo_bgr, gray_clf)
+    expected = detect_and_predict(demo_bgr, gray_clf)
+    assert [f.box for f in faces] == [f.box for f in expected] and len(faces) == 1
+    np.testing.assert_allclose(faces[0].probs, expected[0].probs, atol=1e-6)
+    np.testing.assert_array_equal(drawn, draw_predictions(demo_bgr, expected, gray_clf.classes))
