@@ -169,9 +169,7 @@ def run_predict(args: argparse.Namespace) -> int:
         items = _expand_inputs(inputs)
         detector = _detector_from(args)
         classifier = load_classifier(args.model)
-        out_dir = Path(args.out)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        status.code = _predict_files(items, classifier, detector, out_dir, args)
+        status.code = _predict_files(items, classifier, detector, Path(args.out), args)
     return status.code
 
 
@@ -219,6 +217,12 @@ def _predict_files(items, classifier: Classifier, detector: FaceDetector, out_di
         faces_total += summary["frames_with_face"]
         print(f"{path}: {summary['frames_with_face']}/{summary['processed_frames']} processed frames with a face, "
               f"mostly {summary['dominant']}; wrote {summary['annotated']}")
+    if not images_json and not videos_json:  # every input failed, each with its own line: nothing to report
+        if not failed:
+            named = ", ".join(repr(str(i)) for i in args.inputs)
+            print(f"fer predict: error: no readable image or video in {named}; every file was skipped",
+                  file=sys.stderr)
+        return 1
     csv_path, json_path = out_dir / "predictions.csv", out_dir / "predictions.json"
     write_csv(rows, csv_path, ["image", *FaceResult.csv_header(classes)])
     report = {
