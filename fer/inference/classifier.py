@@ -29,8 +29,13 @@ from fer.inference.runtimes import KerasRuntime, OnnxRuntime, TFLiteRuntime, loa
 from fer.preprocess import fit_to_model
 from fer.tta import predict_views
 
-#: The shipped default model (trained by ``python -m fer train --recipe fer2013_default``).
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "fer2013_default.keras"
+#: Where the default model lives: the repository's copy (a checkout, an editable install), then the
+#: copy the wheel carries inside the package (``setup.py`` puts it there at build time).
+DEFAULT_MODEL_CANDIDATES = (Path(__file__).resolve().parents[2] / "models" / "fer2013_default.keras",
+                            Path(__file__).resolve().parents[1] / "assets" / "fer2013_default.keras")
+#: The shipped default model (trained by ``python -m fer train --recipe fer2013_default``): the first
+#: of :data:`DEFAULT_MODEL_CANDIDATES` that exists (the repository's path when none does).
+DEFAULT_MODEL = next((p for p in DEFAULT_MODEL_CANDIDATES if p.is_file()), DEFAULT_MODEL_CANDIDATES[0])
 CHANNEL_ORDERS = ("bgr", "rgb")
 
 
