@@ -33,7 +33,7 @@ _BN_EPS = 1.001e-5
 
 
 def _stem(input_shape, name: str):
-    inputs, x = input_stem(input_shape, name=name, channels=3, scale=None)
+    inputs, x = input_stem(input_shape, channels=3, scale=None)
     return inputs, CaffePreprocess(name="caffe_preprocess")(x)
 
 
