@@ -74,6 +74,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))
 
 
-from fer import class_names as _class_names  # noqa: E402,F401  (registers LabeledActivation/LabeledSoftmax)
-from fer import layers as _layers  # noqa: E402,F401  (registers CBAM & co.)
-from fer import losses as _losses  # noqa: E402,F401  (registers ArcFace, CenterLoss, FocalLoss)
+# Registering the custom objects with Keras: LabeledActivation/LabeledSoftmax (class names), CBAM & co.
+# (layers), ArcFace, CenterLoss, FocalLoss (losses).
+from fer import class_names as _class_names, layers as _layers, losses as _losses  # noqa: E402,F401

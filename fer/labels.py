@@ -7,7 +7,6 @@ so a label ``3`` means *happy* everywhere in the project.
 
 from __future__ import annotations
 
-
 #: FER2013 ids 0..6, the project's canonical 7-emotion order.
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 

@@ -138,8 +138,8 @@ def test_the_walk_finds_a_cycle_through_a_package_init_and_ignores_lazy_imports(
         "pkg/a.py": "from pkg.sub.b import thing\n\ndef later():\n    import pkg.c\n",
         "pkg/sub/__init__.py": "from pkg.sub import b\nfrom . import d\n",
         "pkg/sub/b.py": "thing = 1\n",
-        "pkg/sub/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.c\ntry:\n    import pkg.a\n"
-                        "except ImportError:\n    pass\n",
+        "pkg/sub/d.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.c\n"
+                        "try:\n    import pkg.a\nexcept ImportError:\n    pass\n",
         "pkg/c.py": "import pkg.a\n",
     })
     graph = import_graph(root)
