@@ -25,7 +25,7 @@ import keras
 import numpy as np
 
 from fer.class_names import class_names, default_class_names
-from fer.inference.runtimes import KerasRuntime, OnnxRuntime, TFLiteRuntime, load_keras_model
+from fer.inference.runtimes import KerasRuntime, OnnxRuntime, Runtime, TFLiteRuntime, load_keras_model
 from fer.preprocess import fit_to_model
 from fer.tta import predict_views
 
@@ -88,8 +88,8 @@ class Classifier:
         format: ``"keras"``, ``"tflite"`` or ``"onnx"``.
     """
 
-    def __init__(self, runner, classes: Sequence[str] | None = None, *, path: str | os.PathLike | None = None,
-                 fmt: str = "keras"):
+    def __init__(self, runner: Runtime, classes: Sequence[str] | None = None, *,
+                 path: str | os.PathLike | None = None, fmt: str = "keras"):
         self._run = runner
         self.input_shape: tuple[int, int, int] = runner.input_shape
         self.path = Path(path) if path is not None else None
@@ -118,7 +118,7 @@ class Classifier:
         return (f"Classifier({self.format}, input_shape={self.input_shape}, classes={list(self.classes)}, "
                 f"path={str(self.path) if self.path else None!r})")
 
-    def prepare(self, faces, channel_order: str = "bgr") -> np.ndarray:
+    def prepare(self, faces: Sequence[np.ndarray] | np.ndarray, channel_order: str = "bgr") -> np.ndarray:
         """Turn face crops into the model's input batch (``N x H x W x C`` float32, pixels in ``[0, 255]``).
 
         Args:
@@ -159,7 +159,7 @@ class Classifier:
         """
         return predict_views(self._run, x, tta, batch_size=batch_size, num_outputs=len(self.classes))
 
-    def predict(self, faces, *, channel_order: str = "bgr", tta: bool | str = False,
+    def predict(self, faces: Sequence[np.ndarray] | np.ndarray, *, channel_order: str = "bgr", tta: bool | str = False,
                 batch_size: int = 256) -> np.ndarray:
         """Class probabilities for face crops of any size and channel count.
 
@@ -174,7 +174,7 @@ class Classifier:
         """
         return self.predict_prepared(self.prepare(faces, channel_order), tta=tta, batch_size=batch_size)
 
-    def predict_labels(self, faces, **kwargs) -> list[str]:
+    def predict_labels(self, faces: Sequence[np.ndarray] | np.ndarray, **kwargs) -> list[str]:
         """The most probable class name of each face (keyword arguments as for :meth:`predict`)."""
         return [self.classes[i] for i in self.predict(faces, **kwargs).argmax(axis=1)]
 

@@ -137,7 +137,7 @@ def _unique_name(name: str, used: set[str]) -> str:
 # --------------------------------------------------------------------------- predict CLI
 
 
-def add_predict_parser(subparsers) -> argparse.ArgumentParser:
+def add_predict_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``predict``: ``python -m fer predict [IMAGE|DIR|VIDEO ...] [--model FILE] [--tta] [--out DIR]``."""
     p = subparsers.add_parser(
         "predict", help="find faces in images/videos and classify their expressions",
@@ -244,7 +244,7 @@ def _predict_files(items, classifier: Classifier, detector: FaceDetector, out_di
 # --------------------------------------------------------------------------- webcam CLI
 
 
-def add_webcam_parser(subparsers) -> argparse.ArgumentParser:
+def add_webcam_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``webcam``: ``python -m fer webcam [--camera 0]`` (live, with FPS)."""
     p = subparsers.add_parser(
         "webcam", help="classify expressions live from a camera",

@@ -24,6 +24,7 @@ import weakref
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import keras
 import numpy as np
@@ -35,6 +36,18 @@ METADATA_KEY = "fer_metadata"
 
 # One compiled inference function per model, dropped with the model.
 _COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+class Runtime(Protocol):
+    """What a :class:`fer.inference.Classifier` needs of a backend (the three classes below)."""
+
+    input_shape: tuple[int, int, int]
+    num_outputs: int
+    metadata: dict
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``N x H x W x C`` float32 in ``[0, 255]`` → ``N x num_outputs`` float32 probabilities."""
+        ...
 
 
 # --------------------------------------------------------------------------- Keras

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -14,6 +15,9 @@ from fer.inference.classifier import Classifier
 from fer.inference.detection import FaceDetector
 from fer.inference.drawing import TAB10, draw_predictions
 from fer.inference.pipeline import FaceResult, detect_and_predict
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str | os.PathLike, *, every: int = 1,
@@ -93,7 +97,8 @@ def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str 
     }
 
 
-def plot_timeline(times: Sequence[float], probs: np.ndarray, classes: Sequence[str], *, title: str | None = None):
+def plot_timeline(times: Sequence[float], probs: np.ndarray, classes: Sequence[str], *,
+                  title: str | None = None) -> Figure:
     """Emotion probabilities over time (one line per class; gaps where no face was found).
 
     Args:
