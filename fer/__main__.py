@@ -6,7 +6,6 @@ Run ``python -m fer COMMAND --help`` for each command's options; set FER_DEBUG=1
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
@@ -21,9 +20,10 @@ def _add_train(sub) -> None:
                                    "same --out resumes an interrupted run.")
     p.add_argument("--model", help="architecture name (see `python -m fer models`)")
     p.add_argument("--recipe", help="a named recipe from fer.recipes (e.g. fer2013_default); flags override it")
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
-                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or 'synthetic' / "
-                        "'synthetic:N' (generated faces, N per class, default 1000)")
+    p.add_argument("--data", required=True,
+                   help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
+                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or "
+                        "'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="peak learning rate")
@@ -35,7 +35,8 @@ def _add_train(sub) -> None:
     p.add_argument("--soft-labels", action="store_true", default=None,
                    help="train on the dataset's soft labels (FER+: the normalised crowd votes)")
     p.add_argument("--loss", choices=("categorical_crossentropy", "focal", "arcface"),
-                   help="arcface: angular-margin logits on the model's embedding; the saved model is a plain classifier")
+                   help="arcface: angular-margin logits on the model's embedding; the saved model is a plain "
+                        "classifier")
     p.add_argument("--no-augment", action="store_true")
     p.add_argument("--seed", type=int)
     p.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
@@ -103,9 +104,10 @@ def _add_evaluate(sub) -> None:
                        description="Accuracy, macro/weighted precision, recall and F1, per-class report and "
                                    "confusion matrix of MODEL on one split of DATA, written as JSON (plus plots).")
     p.add_argument("--model", required=True, help="a .keras model file")
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
-                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or 'synthetic' / "
-                        "'synthetic:N' (generated faces, N per class, default 1000)")
+    p.add_argument("--data", required=True,
+                   help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
+                        "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or "
+                        "'synthetic' / 'synthetic:N' (generated faces, N per class, default 1000)")
     p.add_argument("--split", default="test", help="train, val or test (default test; FER2013's PublicTest is 'val')")
     p.add_argument("--tta", nargs="?", const="flip_crops", default=None,
                    help="test-time augmentation: flip, crops, flip_crops (default when given) or ten_crop")

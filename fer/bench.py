@@ -260,7 +260,7 @@ def benchmark(ds: Dataset, *, peers: Sequence[str] = PEERS, shapes: Sequence[tup
                 log(f"{key:>11} {peer:<22} {row[peer]['images_per_s']:>9.1f} images/s "
                     f"{row[peer]['batches_per_s']:>7.2f} batches/s")
             base = row.get(BASELINE, {}).get("images_per_s")
-            for peer, m in row.items():
+            for m in row.values():
                 m["speedup_vs_image_data_generator"] = round(m["images_per_s"] / base, 2) if base else None
             results[key] = row
     return results

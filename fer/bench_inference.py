@@ -37,7 +37,6 @@ import numpy as np
 
 import fer
 from fer.data.atomic import write_json
-from fer.provenance import command_line
 from fer.inference import (
     DEFAULT_MODEL,
     DEMO_IMAGE,
@@ -50,6 +49,7 @@ from fer.inference import (
     load_classifier,
     load_keras_model,
 )
+from fer.provenance import command_line
 
 RESULTS = Path(fer.__file__).resolve().parents[1] / "results" / "bench_inference.json"
 

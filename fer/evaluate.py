@@ -7,22 +7,10 @@ Typical use::
     metrics = evaluate(model, dataset, split="val", tta=True)
     write_metrics(metrics, "results/fer_resnet_val.json")
 
-Test-time augmentation (``tta``) averages the softmax probabilities of several
-views of each face, all built at the model's input resolution:
-
-``"flip"``
-    the face and its horizontal mirror (2 views). Expressions are close to
-    left-right symmetric, so this is the cheap, safe choice.
-``"crops"``
-    the face and four copies shifted by ``s`` pixels up, down, left and right
-    (5 views), ``s`` = 5 % of the side rounded (2 px at 48×48). Shifting
-    pads with the edge pixels, so the view keeps the model's size.
-``"flip_crops"`` (also ``tta=True``)
-    the five ``"crops"`` views and their mirrors (10 views).
-``"ten_crop"``
-    the classic 10-crop: four corner crops and the centre crop covering
-    11/12 of the side (44 px of 48), each resized back to the model size, and
-    their mirrors (10 views).
+Test-time augmentation (``tta``) averages the softmax probabilities of several views of each
+face (``"flip"``, ``"crops"``, ``"flip_crops"`` = ``tta=True``, ``"ten_crop"``); :mod:`fer.tta`
+defines the views. The model runs through :func:`fer.inference.runtimes.compiled_predict`, the
+same compiled function :class:`fer.inference.Classifier` uses.
 
 Metrics follow scikit-learn's definitions. Macro averages are taken over the
 classes that occur in the evaluated labels (``support > 0``); a class absent
@@ -37,8 +25,7 @@ import json
 import os
 import platform
 import tempfile
-import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
@@ -47,120 +34,20 @@ import numpy as np
 
 from fer.data.atomic import json_default
 from fer.data.dataset import Dataset
+from fer.inference.runtimes import compiled_predict, load_keras_model
 from fer.labels import EMOTIONS
 from fer.preprocess import fit_to_model, model_input_shape
 from fer.provenance import command_line
+from fer.tta import TTA_MODES, predict_views, tta_mode, tta_views
 
-TTA_MODES: tuple[str, ...] = ("none", "flip", "crops", "flip_crops", "ten_crop")
+__all__ = ["TTA_MODES", "compute_metrics", "evaluate", "load_model", "predict_proba", "tta_views",
+           "write_metrics"]
 
-# One compiled inference function per model, dropped with the model.
-_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-# --------------------------------------------------------------------------- loading
-
-
-def load_model(path: str | os.PathLike, compile: bool = False) -> keras.Model:  # noqa: A002
-    """Load a saved ``.keras`` (or legacy ``.h5``) model, with the project's custom layers registered.
-
-    Args:
-        path: the model file.
-        compile: also restore the optimizer/loss (not needed to predict or evaluate).
-
-    Raises:
-        FileNotFoundError: when ``path`` does not exist.
-        ValueError: when ``path`` is not a Keras model file (wrong extension, a weights-only file,
-            a directory, or a file Keras cannot read).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"model file {str(path)!r} not found; train one with `python -m fer train` "
-                                "or pass the path of an existing .keras file")
-    if path.is_dir():
-        raise ValueError(f"{str(path)!r} is a directory (a TF SavedModel?); pass a .keras model file")
-    if path.name.endswith(".weights.h5"):
-        raise ValueError(f"{str(path)!r} holds weights only; build the architecture with "
-                         "fer.models.build(name, weights=path) instead")
-    if path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"{str(path)!r} is not a Keras model file: expected a .keras (or .h5) extension")
-    try:  # importing any fer module imported fer/__init__, which registered the custom layers
-        model = keras.saving.load_model(path, compile=compile)
-    except Exception as err:  # Keras raises a zoo of types for corrupt / foreign files
-        raise ValueError(f"could not load Keras model from {str(path)!r}: {type(err).__name__}: {err}") from err
-    if not isinstance(model, keras.Model):
-        raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a keras.Model")
-    return model
+#: :func:`fer.inference.runtimes.load_keras_model`, under the name evaluation code has always used.
+load_model = load_keras_model
 
 
 # --------------------------------------------------------------------------- prediction
-
-
-def _predict_fn(model: keras.Model) -> Callable[[np.ndarray], np.ndarray]:
-    """A compiled ``model(x, training=False)`` (one trace for every batch size), cached per model."""
-    fn = _COMPILED.get(model)
-    if fn is not None:
-        return fn
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        ref = weakref.ref(model)  # the cache must not keep the model alive
-        compiled = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True)
-
-        def fn(x: np.ndarray) -> np.ndarray:
-            return np.asarray(compiled(tf.convert_to_tensor(x)))
-    else:  # other backends: Keras' own compiled predict step
-        ref = weakref.ref(model)
-
-        def fn(x: np.ndarray) -> np.ndarray:
-            return np.asarray(ref().predict_on_batch(x))
-    _COMPILED[model] = fn
-    return fn
-
-
-def tta_views(x: np.ndarray, mode: str | bool | None = "flip_crops") -> list[np.ndarray]:
-    """The test-time-augmentation views of a batch already at the model's size (see module doc).
-
-    Args:
-        x: ``N x H x W x C`` float batch (output of :func:`fit_to_model`).
-        mode: one of :data:`TTA_MODES`, ``True`` (= ``"flip_crops"``) or ``False``/``None`` (= ``"none"``).
-
-    Returns:
-        A list of arrays shaped like ``x``; the first is ``x`` itself.
-    """
-    mode = _tta_mode(mode)
-    if mode == "none":
-        return [x]
-    if mode == "flip":
-        return [x, x[:, :, ::-1]]
-    h, w = x.shape[1:3]
-    if mode in ("crops", "flip_crops"):
-        s = max(1, round(0.05 * min(h, w)))
-        pad = np.pad(x, ((0, 0), (s, s), (s, s), (0, 0)), mode="edge")
-        views = [x]
-        for dy, dx in ((-s, 0), (s, 0), (0, -s), (0, s)):
-            views.append(pad[:, s + dy:s + dy + h, s + dx:s + dx + w])
-        if mode == "flip_crops":
-            views += [v[:, :, ::-1] for v in views]
-        return views
-    # ten_crop
-    ch, cw = max(1, round(h * 11 / 12)), max(1, round(w * 11 / 12))
-    offsets = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw), ((h - ch) // 2, (w - cw) // 2)]
-    views = []
-    for oy, ox in offsets:
-        crop = x[:, oy:oy + ch, ox:ox + cw]
-        views.append(fit_to_model(crop, (h, w, x.shape[-1])))
-    views += [v[:, :, ::-1] for v in views]
-    return views
-
-
-def _tta_mode(tta: str | bool | None) -> str:
-    if tta is True:
-        return "flip_crops"
-    if tta is False or tta is None:
-        return "none"
-    if tta not in TTA_MODES:
-        raise ValueError(f"tta={tta!r} is not a test-time augmentation; use True, False or one of {TTA_MODES}")
-    return tta
 
 
 def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256,
@@ -182,24 +69,15 @@ def predict_proba(model: keras.Model, images: np.ndarray, batch_size: int = 256,
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    mode = _tta_mode(tta)
+    tta = tta_mode(tta)
     images = np.asarray(images)
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be N x H x W x C or N x H x W, got shape {images.shape}")
-    shape = model_input_shape(model)
-    fn = _predict_fn(model)
-    out = []
-    for start in range(0, len(images), batch_size):
-        x = fit_to_model(images[start:start + batch_size], shape)
-        views = tta_views(x, mode)
-        p = fn(np.ascontiguousarray(views[0])).astype(np.float64)
-        for v in views[1:]:
-            p += fn(np.ascontiguousarray(v))
-        out.append((p / len(views)).astype(np.float32))
-    if not out:
-        n_out = model.output_shape[-1]
-        return np.zeros((0, n_out), dtype=np.float32)
-    return np.concatenate(out)
+    shape, n_out = model_input_shape(model), model.output_shape[-1]
+    fn = compiled_predict(model)
+    out = [predict_views(fn, fit_to_model(images[start:start + batch_size], shape), tta, batch_size=batch_size,
+                         num_outputs=n_out) for start in range(0, len(images), batch_size)]
+    return np.concatenate(out) if out else np.zeros((0, n_out), dtype=np.float32)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -322,7 +200,7 @@ def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.
                          f"{tuple(classes)}; map the labels to the model's order (or pass the right dataset)")
     proba = predict_proba(model, images, batch_size=batch_size, tta=tta)
     metrics = compute_metrics(labels, proba, classes, split=split)
-    metrics["tta"] = _tta_mode(tta)
+    metrics["tta"] = tta_mode(tta)
     metrics["model"] = model.name
     metrics.update(extra)
     return metrics

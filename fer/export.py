@@ -9,7 +9,7 @@
   ``metadata`` table under the name ``"fer_metadata"``; ONNX stores the same JSON in the model's
   ``metadata_props`` under the key ``"fer_metadata"``. The JSON is
   ``{"classes": [...], "input_shape": [H, W, C], "quantize": ..., "source": ..., "fer_version": ...}``.
-  :func:`read_metadata` reads it back (and, for files exported elsewhere, a sidecar
+  :func:`read_metadata` (from :mod:`fer.inference.runtimes`) reads it back (and, for files exported elsewhere, a sidecar
   ``<file>.json`` holding the same document). :func:`fer.inference.load_classifier` loads every format.
 * int8 calibration needs representative faces: ``--calibration`` takes a ``fer2013.csv(.gz)``, an
   image-folder tree or ``synthetic`` (read by :func:`fer.data.sources.load_dataset`); 300 training
@@ -29,8 +29,17 @@ from pathlib import Path
 
 import numpy as np
 
-#: The name of the metadata entry (TFLite) / key (ONNX) holding the class names.
-METADATA_KEY = "fer_metadata"
+import fer
+from fer.class_names import class_names
+from fer.data.atomic import atomic_path
+from fer.inference.classifier import Classifier, load_classifier
+from fer.inference.cli import cli_errors
+from fer.inference.runtimes import METADATA_KEY, load_keras_model, metadata_name, read_metadata
+from fer.preprocess import fit_to_model, model_input_shape
+
+__all__ = ["FORMATS", "METADATA_KEY", "QUANTIZE", "add_export_parser", "calibration_images", "compare",
+           "export_onnx", "export_tflite", "read_metadata", "tflite_metadata_bytes"]
+
 #: Accepted ``quantize`` values for TFLite.
 QUANTIZE = (None, "float16", "dynamic", "int8")
 FORMATS = ("tflite", "onnx")
@@ -46,7 +55,7 @@ def tflite_metadata_bytes(tflite: bytes, metadata: dict) -> bytes:
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
     payload = np.frombuffer(json.dumps(metadata).encode("utf-8"), dtype=np.uint8)
-    model.metadata = [m for m in (model.metadata or []) if _name(m.name) != METADATA_KEY]
+    model.metadata = [m for m in (model.metadata or []) if metadata_name(m.name) != METADATA_KEY]
     buffer = schema.BufferT()
     buffer.data = payload
     model.buffers.append(buffer)
@@ -57,53 +66,7 @@ def tflite_metadata_bytes(tflite: bytes, metadata: dict) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
-def _name(name) -> str:
-    return name.decode("utf-8") if isinstance(name, bytes) else str(name)
-
-
-def _read_tflite_metadata(data: bytes) -> dict | None:
-    try:
-        from tensorflow.lite.python import schema_py_generated as schema
-    except ImportError:  # a LiteRT-only deployment: fall back to the sidecar file
-        return None
-    model = schema.Model.GetRootAsModel(data, 0)
-    for i in range(model.MetadataLength()):
-        entry = model.Metadata(i)
-        if _name(entry.Name()) == METADATA_KEY:
-            raw = model.Buffers(entry.Buffer()).DataAsNumpy()
-            if isinstance(raw, np.ndarray) and raw.size:
-                return json.loads(raw.tobytes().decode("utf-8"))
-    return None
-
-
-def read_metadata(path: str | os.PathLike) -> dict:
-    """The ``fer_metadata`` document of an exported ``.tflite`` or ``.onnx`` file (``{}`` when absent).
-
-    Looks inside the file first, then at a sidecar ``<file>.json`` (e.g. ``model.tflite.json``).
-    """
-    path = Path(path)
-    found = None
-    if path.suffix == ".tflite":
-        found = _read_tflite_metadata(path.read_bytes())
-    elif path.suffix == ".onnx":
-        try:
-            import onnx
-
-            props = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-            found = json.loads(props[METADATA_KEY]) if METADATA_KEY in props else None
-        except ImportError:
-            found = None
-    sidecar = path.with_name(path.name + ".json")
-    if found is None and sidecar.is_file():
-        found = json.loads(sidecar.read_text())
-    return found or {}
-
-
 def _metadata(model, quantize: str | None, source: str) -> dict:
-    import fer
-    from fer.class_names import class_names
-    from fer.preprocess import model_input_shape
-
     return {
         "classes": list(class_names(model)),
         "input_shape": [d if d is None else int(d) for d in model_input_shape(model)],
@@ -141,8 +104,6 @@ def calibration_images(data, n: int = 300, seed: int = 0) -> np.ndarray:
 
 
 def _representative(images: np.ndarray, input_shape) -> Iterator[list[np.ndarray]]:
-    from fer.preprocess import fit_to_model
-
     x = fit_to_model(images, input_shape)
     for i in range(len(x)):
         yield [x[i:i + 1]]
@@ -153,8 +114,6 @@ def _representative(images: np.ndarray, input_shape) -> Iterator[list[np.ndarray
 
 def _load(model):
     if isinstance(model, (str, os.PathLike)):
-        from fer.inference import load_keras_model
-
         return load_keras_model(model), str(model)
     return model, model.name
 
@@ -210,15 +169,9 @@ def export_tflite(model, out_path: str | os.PathLike | None = None, quantize: st
             "representative_dataset": lambda: _representative(images, shape),
             "target_spec": {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]},
         }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.tflite")
-    try:
+    with atomic_path(out) as tmp:
         keras_model.export(str(tmp), format="litert", verbose=False, **options)
-        data = tflite_metadata_bytes(tmp.read_bytes(), _metadata(keras_model, quantize, Path(source).name))
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        tmp.write_bytes(tflite_metadata_bytes(tmp.read_bytes(), _metadata(keras_model, quantize, Path(source).name)))
     return out
 
 
@@ -238,22 +191,15 @@ def export_onnx(model, out_path: str | os.PathLike | None = None, *, opset: int 
     out = Path(out_path) if out_path is not None else _default_out(source, ".onnx", None)
     if out.suffix != ".onnx":
         raise ValueError(f"output {str(out)!r} must end with .onnx")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{os.getpid()}.onnx")
-    from fer.preprocess import model_input_shape
-
     # Keras' ONNX exporter wants a model that has been called once (a freshly loaded one has not).
     keras_model(np.zeros((1, *model_input_shape(keras_model)), np.float32), training=False)
-    try:
+    with atomic_path(out) as tmp:
         keras_model.export(str(tmp), format="onnx", verbose=False, opset_version=opset)
         proto = onnx.load(str(tmp))
         entry = proto.metadata_props.add()
         entry.key = METADATA_KEY
         entry.value = json.dumps(_metadata(keras_model, None, Path(source).name))
         onnx.save(proto, str(tmp))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return out
 
 
@@ -273,8 +219,6 @@ def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None =
         ``{"n", "max_abs_prob_diff", "mean_abs_prob_diff", "agreement"[, "accuracy_reference",
         "accuracy_exported"]}``.
     """
-    from fer.inference import Classifier, load_classifier
-
     ref = reference if isinstance(reference, Classifier) else load_classifier(reference)
     exp = exported if isinstance(exported, Classifier) else load_classifier(exported)
     p_ref = ref.predict(images, channel_order="rgb")
@@ -328,16 +272,12 @@ def add_export_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_export(args: argparse.Namespace) -> int:
     """The ``export`` subcommand; returns the exit code (errors go to stderr, without a traceback)."""
-    from fer.inference import cli_errors
-
     with cli_errors("export") as status:
         if args.format == "onnx" and args.quantize:
             raise ValueError("--quantize applies to --format tflite only")
         if args.quantize == "int8" and not args.calibration:
             raise ValueError("--quantize int8 needs --calibration DATA (a fer2013.csv(.gz), an image-folder "
                              "tree or 'synthetic')")
-        from fer.inference import load_keras_model
-
         model = load_keras_model(args.model)
         if args.format == "tflite":
             out = export_tflite(model, args.out or _default_out(args.model, ".tflite", args.quantize),

@@ -7,8 +7,6 @@ so a label ``3`` means *happy* everywhere in the project.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
 #: FER2013 ids 0..6, the project's canonical 7-emotion order.
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -68,32 +66,6 @@ def canonical(name: str) -> str:
     )
 
 
-def index_map(names: Iterable[str], classes: Sequence[str] = EMOTIONS) -> dict[str, int]:
-    """Map each dataset label in ``names`` to its index in ``classes``.
-
-    Labels whose canonical name is not in ``classes`` are left out, so the
-    caller can see what would be dropped.
-    """
-    out = {}
-    for name in names:
-        try:
-            target = canonical(name)
-        except KeyError:
-            target = name.strip().lower()
-        if target in classes:
-            out[name] = list(classes).index(target)
-    return out
-
-
 def alphabetical_to_emotions() -> dict[int, int]:
     """Map alphabetical folder indices (``flow_from_directory`` order) to :data:`EMOTIONS` ids."""
     return {i: EMOTIONS.index(name) for i, name in enumerate(ALPHABETICAL)}
-
-
-def ferplus_to_emotions() -> dict[int, int | None]:
-    """Map FER+ emotion column indices to :data:`EMOTIONS` ids (contempt → ``None``)."""
-    out: dict[int, int | None] = {}
-    for i, col in enumerate(FERPLUS_EMOTIONS):
-        name = canonical(col)
-        out[i] = EMOTIONS.index(name) if name in EMOTIONS else None
-    return out

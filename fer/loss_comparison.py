@@ -1,9 +1,10 @@
 """Same CNN, same budget, different training objectives: which technique helps on FER2013?
 
 ``python -m fer.loss_comparison --data ../shared/data/fer2013/fer2013.csv.gz`` trains one small CNN
-(a half-width ``fer_resnet``, about 1.1M parameters) once per technique — plain cross-entropy, label smoothing (0.1), mixup (α = 0.2), focal loss (γ = 2)
-and balanced class weights — with identical data, seed, epochs and optimizer, evaluates each on
-PublicTest (the ``val`` split) and writes ``results/loss_comparison/comparison.json`` (+ CSV, chart).
+(a half-width ``fer_resnet``, about 1.1M parameters) once per technique — plain cross-entropy, label
+smoothing (0.1), mixup (α = 0.2), focal loss (γ = 2) and balanced class weights — with identical data,
+seed, epochs and optimizer, evaluates each on PublicTest (the ``val`` split) and writes
+``results/loss_comparison/comparison.json`` (+ CSV, chart).
 Each run keeps its own run folder, so the table can be rebuilt with ``python -m fer compare``.
 """
 
@@ -44,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from fer.compare import compare_runs
     from fer.data.atomic import write_json
-    from fer.provenance import command_line
     from fer.data.sources import load_dataset
+    from fer.provenance import command_line
     from fer.train import TrainConfig, train
 
     names = [t.strip() for t in args.techniques.split(",") if t.strip()]

@@ -367,7 +367,8 @@ class FocalLoss(keras.losses.Loss):
         if self.alpha is not None:
             alpha = ops.convert_to_tensor(self.alpha, dtype=y_pred.dtype)
             if len(alpha.shape) == 1 and alpha.shape[0] != num_classes:
-                raise ValueError(f"FocalLoss alpha has {alpha.shape[0]} values but predictions have {num_classes} classes")
+                raise ValueError(f"FocalLoss alpha has {alpha.shape[0]} values but predictions have "
+                                 f"{num_classes} classes")
             loss = loss * alpha
         return ops.sum(loss, axis=-1)
 

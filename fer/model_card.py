@@ -65,7 +65,8 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         "",
         "## Model",
         f"- Architecture: `{config.get('model')}` ({model.count_params():,} parameters, input "
-        f"{'x'.join(str(v) for v in config.get('input_shape', []))}, options {config.get('model_options') or 'default'});"
+        f"{'x'.join(str(v) for v in config.get('input_shape', []))}, "
+        f"options {config.get('model_options') or 'default'});"
         f" see `fer/models/{config.get('model')}.py`.",
         f"- File: {size_mb:.1f} MB, float32 weights, no optimizer state; classes in output order: "
         f"{', '.join(config.get('classes', []))}.",

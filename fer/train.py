@@ -275,7 +275,8 @@ def embedding_output(model: keras.Model):
         return model.get_layer("embedding").output
     if "logits" in names:
         return model.get_layer("logits").input
-    raise ValueError(f"loss='arcface' needs a model with an 'embedding' or a 'logits' layer; {model.name!r} has neither")
+    raise ValueError(f"loss='arcface' needs a model with an 'embedding' or a 'logits' layer; "
+                     f"{model.name!r} has neither")
 
 
 def build_models(cfg: TrainConfig, shape: tuple[int, int, int], num_classes: int) -> tuple[keras.Model, keras.Model]:
@@ -363,7 +364,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
 
     Args:
         ds: the dataset (see :mod:`fer.data`).
-        config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields (``train(ds, model="cbam_5cnn", epochs=5)``).
+        config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields
+            (``train(ds, model="cbam_5cnn", epochs=5)``).
         out_dir: the run folder; default ``results/runs/<model>-<timestamp>``. An existing folder with a
             ``backup/`` checkpoint resumes the interrupted run (BackupAndRestore).
         train_split, val_split: split names; when ``val_split`` is absent from ``ds`` training runs

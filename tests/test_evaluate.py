@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from fer.data import Dataset
-from fer.evaluate import (TTA_MODES, compute_metrics, evaluate, load_model, predict_proba, tta_views,
-                          write_metrics)
+from fer.evaluate import TTA_MODES, compute_metrics, evaluate, load_model, predict_proba, tta_views, write_metrics
 from fer.labels import EMOTIONS
 from fer.preprocess import fit_to_model
 

@@ -13,11 +13,11 @@ import pytest
 from keras import layers
 
 from fer.class_names import LabeledActivation, LabeledSoftmax, attach_class_names, class_names
+from fer.export import add_export_parser
 from fer.inference import (
     DEMO_IMAGE,
     Classifier,
     FaceResult,
-    add_export_parser,
     add_predict_parser,
     add_webcam_parser,
     crop_face,
@@ -305,7 +305,7 @@ def test_predict_cli_bad_inputs_fail_cleanly(gray_path, tmp_path, capsys, monkey
     for argv, message in cases:
         code, _, err = _cli(argv, capsys)
         assert code == 1 and message in err and err.startswith("fer predict: "), (argv, err)
-    monkeypatch.setattr("fer.inference.DEFAULT_MODEL", tmp_path / "nowhere" / "fer2013_default.keras")
+    monkeypatch.setattr("fer.inference.classifier.DEFAULT_MODEL", tmp_path / "nowhere" / "fer2013_default.keras")
     code, _, err = _cli(["predict", "--out", tmp_path / "o5"], capsys)
     assert code == 1 and "python -m fer train" in err and "--model" in err
 
@@ -352,3 +352,56 @@ def test_face_result_unpacks_like_a_tuple():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         draw_predictions(np.zeros((50, 60), np.uint8), [r], NAMES)
+
+
+def test_annotate_is_detect_crop_classify_draw(demo_bgr, gray_clf):
+    from fer.inference import annotate
+
+    drawn, faces = annotate(demo_bgr, gray_clf)
+    expected = detect_and_predict(demo_bgr, gray_clf)
+    assert [f.box for f in faces] == [f.box for f in expected] and len(faces) == 1
+    np.testing.assert_allclose(faces[0].probs, expected[0].probs, atol=1e-6)
+    np.testing.assert_array_equal(drawn, draw_predictions(demo_bgr, expected, gray_clf.classes))
+
+
+def test_predict_cli_on_unreadable_files_says_one_line_and_writes_nothing(gray_path, tmp_path, capsys):
+    not_image = tmp_path / "notes.jpg"
+    not_image.write_text("not an image")
+    out_dir = tmp_path / "out"
+    code, out, err = _cli(["predict", not_image, "--model", gray_path, "--out", out_dir], capsys)
+    assert code == 1
+    assert err.strip().splitlines() == [err.strip()], err  # one line, no second (wrong) error
+    assert err.startswith("fer predict: error: ") and "notes.jpg" in err and "no face found" not in err
+    assert not out_dir.exists() or not list(out_dir.iterdir())  # no empty predictions.csv / .json
+
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG but truncated")
+    code, _, err = _cli(["predict", folder, "--model", gray_path, "--out", out_dir], capsys)
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 2 and "skipped" in lines[0] and "a.png" in lines[0], err
+    assert "no readable image or video" in lines[1] and str(folder) in lines[1]
+    assert not out_dir.exists() or not list(out_dir.iterdir())
+
+
+def test_a_corrupt_keras_file_is_not_reported_as_missing(tmp_path, capsys):
+    from fer.inference import load_keras_model
+
+    not_zip = tmp_path / "model.keras"
+    not_zip.write_text("not a model")
+    half = tmp_path / "half.keras"
+    attach_class_names(_model(1), NAMES).save(tmp_path / "full.keras")
+    data = (tmp_path / "full.keras").read_bytes()
+    half.write_bytes(data[: len(data) // 2])
+    no_config = tmp_path / "empty_zip.keras"
+    import zipfile
+
+    with zipfile.ZipFile(no_config, "w") as archive:
+        archive.writestr("notes.txt", "hello")
+    for path in (not_zip, half, no_config):
+        with pytest.raises(ValueError, match="exists but is not a valid Keras file") as info:
+            load_keras_model(path)
+        assert "not found" not in str(info.value).lower() and str(path) in str(info.value)
+        code, _, err = _cli(["predict", "--model", path, "--out", tmp_path / "o"], capsys)
+        assert code == 1 and "exists but is not a valid Keras file" in err and "not found" not in err.lower()
+        assert len(err.strip().splitlines()) == 1

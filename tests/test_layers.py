@@ -6,8 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from fer.layers import (CBAM, CaffePreprocess, ChannelAttention, SpatialAttention, SqueezeExcitation,
-                        attention_maps)
+from fer.layers import CBAM, CaffePreprocess, ChannelAttention, SpatialAttention, SqueezeExcitation, attention_maps
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(2, 6, 5, 16)).astype("float32")

@@ -100,7 +100,8 @@ def test_first_code_cell_is_the_colab_only_install(path):
 def test_exactly_one_parameters_cell_reading_fer_quick(path):
     nb = load(path)
     tagged = [i for i, c in enumerate(nb["cells"]) if "parameters" in c.get("metadata", {}).get("tags", [])]
-    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells are tagged 'parameters' (cells {tagged}); need exactly one"
+    assert len(tagged) == 1, (f"{path.name}: {len(tagged)} cells are tagged 'parameters' (cells {tagged}); "
+                              "need exactly one")
     cell = nb["cells"][tagged[0]]
     assert cell["cell_type"] == "code", f"{path.name}: the 'parameters' cell must be a code cell"
     assert "FER_QUICK" in source(cell), f"{path.name}: the parameters cell must read os.environ['FER_QUICK']"

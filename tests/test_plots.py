@@ -15,8 +15,17 @@ from matplotlib.figure import Figure
 from fer.data import Dataset
 from fer.evaluate import compute_metrics
 from fer.labels import EMOTIONS
-from fer.plots import (plot_attention, plot_class_distribution, plot_comparison, plot_confusion_matrix,
-                       plot_grad_cam, plot_history, plot_per_class_f1, plot_samples, save_figure)
+from fer.plots import (
+    plot_attention,
+    plot_class_distribution,
+    plot_comparison,
+    plot_confusion_matrix,
+    plot_grad_cam,
+    plot_history,
+    plot_per_class_f1,
+    plot_samples,
+    save_figure,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

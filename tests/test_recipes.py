@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from fer.data.sources import resolve_path
 from fer.models import available
 from fer.recipes import RECIPES, get_recipe
-from fer.data.sources import resolve_path
 from fer.train import TrainConfig
 
 
@@ -17,7 +17,8 @@ def test_recipe_is_consistent(name):
     if cfg.phases:  # the epoch count printed in cards and configs is the phases' total
         assert cfg.epochs == sum(p.epochs for p in cfg.phases)
     if cfg.init_from:
-        assert resolve_path(cfg.init_from).is_file(), f"recipe {name}: init_from {cfg.init_from} is not in the repository"
+        assert resolve_path(cfg.init_from).is_file(), (f"recipe {name}: init_from {cfg.init_from} is not in the "
+                                                       "repository")
     assert TrainConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()  # survives config.json
 
 

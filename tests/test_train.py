@@ -141,8 +141,8 @@ def test_a_new_run_in_an_old_folder_starts_clean(tmp_path):
 
 def test_phases_freeze_the_backbone_then_unfreeze_it(tmp_path):
     """Head only → last layers → everything, on a flat EfficientNet graph; BatchNorm stays frozen."""
-    from fer.train import Phase, _backbone_layers, _set_trainable
     from fer.models import build
+    from fer.train import Phase, _backbone_layers, _set_trainable
 
     model = build("efficientnet_b0", (32, 32, 1))
     backbone = _backbone_layers(model)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -51,30 +52,45 @@ def atomic_dir(root: str | os.PathLike, *, overwrite: bool = False) -> Iterator[
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (creating the parent folder)."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary file name next to ``path``; when the block succeeds rename it to ``path``.
+
+    The temporary name keeps ``path``'s suffix, for writers that choose the format by it (Keras,
+    OpenCV, matplotlib). On any exception the temporary file is deleted and ``path`` is left as it was.
+    The parent folder is created.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
     try:
-        tmp.write_text(text, encoding="utf-8")
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    return path
+
+
+def write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write ``text`` to ``path`` through a temporary file and a rename (creating the parent folder)."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_csv(rows: Iterable[Sequence], path: str | os.PathLike, header: Sequence[str]) -> Path:
+    """Write a ``header`` line and ``rows`` as CSV to ``path`` through a temporary file and a rename."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return Path(path)
 
 
 def save_model(model, path: str | os.PathLike) -> Path:
     """Save a Keras ``model`` to ``path`` (a ``.keras`` file) through a temporary file and a rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")  # Keras picks the format from the suffix
-    try:
+    with atomic_path(path) as tmp:  # Keras picks the format from the suffix
         model.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def json_default(obj):

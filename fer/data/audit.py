@@ -140,7 +140,8 @@ def audit_table(report: dict, table: str = "overlap") -> pd.DataFrame:
             (redundant copies per split).
     """
     if table == "overlap":
-        return pd.DataFrame.from_dict(report["overlap"], orient="index", columns=["exact", "near", "of", "near_percent"])
+        return pd.DataFrame.from_dict(report["overlap"], orient="index",
+                                      columns=["exact", "near", "of", "near_percent"])
     if table == "within":
         return pd.DataFrame.from_dict(report["within_split"], orient="index")
     if table == "classes":

@@ -43,7 +43,8 @@ def load_fer2013_csv(path: str | os.PathLike, *, size: int | None = None, on_err
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path}: the file is empty. Expected the Kaggle fer2013.csv (header 'emotion,pixels,Usage').") from exc
+        raise DataError(f"{path}: the file is empty. Expected the Kaggle fer2013.csv "
+                        "(header 'emotion,pixels,Usage').") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, EOFError, OSError, zlib.error) as exc:
         raise DataError(f"{path}: not a readable CSV file ({exc}). Expected the Kaggle fer2013.csv.") from exc
     df.columns = [c.strip() for c in df.columns]

@@ -9,10 +9,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from fer.data.dataset import SPLITS, Dataset
+from fer.data.ferplus import parse_contempt
 from fer.data.folders import class_key
 from fer.data.hashing import duplicate_pairs, exact_keys
 from fer.data.images import check_size, convert_color, resize_images
-from fer.data.ferplus import parse_contempt
 from fer.labels import EMOTIONS
 
 #: Which copy of a duplicate survives: the one in the split that matters most for evaluation.

@@ -131,7 +131,8 @@ class FERSequence(keras.utils.PyDataset):
         part = ds.subset(split)
         if labels == "soft":
             if part.soft_labels is None:
-                raise ValueError("labels='soft' needs a dataset with soft_labels (e.g. load_ferplus(mode='probability'))")
+                raise ValueError("labels='soft' needs a dataset with soft_labels "
+                                 "(e.g. load_ferplus(mode='probability'))")
             self.y = part.soft_labels.astype(np.float32)
         elif labels == "onehot":
             self.y = np.eye(ds.num_classes, dtype=np.float32)[part.labels]

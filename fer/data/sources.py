@@ -7,7 +7,6 @@ from pathlib import Path
 
 from fer.data.dataset import Dataset
 
-
 #: The repository root: relative paths that do not exist from the working directory are tried from here.
 REPO = Path(__file__).resolve().parents[2]
 

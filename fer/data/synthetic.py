@@ -172,7 +172,8 @@ def write_synthetic(
     * ``"csv"`` → ``root/fer2013.csv`` (Kaggle FER2013 CSV) for :func:`fer.data.load_fer2013_csv`;
     * ``"folders"`` → ``root/images`` (``<split>/<emotion>/*.png``) for :func:`fer.data.load_image_folders`;
     * ``"ferplus"`` → ``(root/fer2013.csv, root/fer2013new.csv)`` with 10 crowd votes per face (mostly
-      for the drawn emotion; rows 3, 23, 43... are voted *not a face*, rows 11, 31, ... are ties) for :func:`fer.data.load_ferplus`;
+      for the drawn emotion; rows 3, 23, 43... are voted *not a face*, rows 11, 31, ... are ties) for
+      :func:`fer.data.load_ferplus`;
     * ``"ckplus"`` → ``root/CK+48`` (``<anger|contempt|...>/S005_001_00000010.png``, no neutral) for
       :func:`fer.data.load_ckplus`.
     """

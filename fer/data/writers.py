@@ -44,7 +44,8 @@ def write_image_folders(ds: Dataset, root: str | os.PathLike, *, overwrite: bool
 
 
 def write_dataset(ds: Dataset, path: str | os.PathLike, format: str = "folders", *, overwrite: bool = False) -> Path:
-    """Export ``ds`` as image folders (:func:`write_image_folders`) or a FER2013 CSV (:func:`fer.data.write_fer2013_csv`).
+    """Export ``ds`` as image folders (:func:`write_image_folders`) or a FER2013 CSV
+    (:func:`fer.data.write_fer2013_csv`).
 
     The CSV format holds the 7 FER2013 emotions in grayscale (RGB is converted to luma); a ``.gz``
     suffix compresses it. Both writers are atomic.

@@ -3,13 +3,13 @@
 Importing this package imports every family module, which registers its builders.
 """
 
-from fer.models.registry import available, build, default_shape
-from fer.models.fer_resnet import build_fer_resnet
-from fer.models.cnn import build_baseline_cnn, build_cnn_spatial_attention, build_simple_cnn
 from fer.models.cbam import build_cbam_5cnn
+from fer.models.cnn import build_baseline_cnn, build_cnn_spatial_attention, build_simple_cnn
 from fer.models.efficientnet import build_efficientnet_b0, build_efficientnet_b3
-from fer.models.resnet import build_resnet50, build_resnet50_cbam
+from fer.models.fer_resnet import build_fer_resnet
 from fer.models.mobilenet import build_mobilenet_cbam
+from fer.models.registry import available, build, default_shape
+from fer.models.resnet import build_resnet50, build_resnet50_cbam
 
 __all__ = [
     "available", "build", "default_shape",

@@ -8,19 +8,18 @@ import keras
 from keras import layers
 
 
-def input_stem(input_shape: tuple[int, int, int], name: str, channels: int | None = None,
+def input_stem(input_shape: tuple[int, int, int], channels: int | None = None,
                scale: float | None = 1.0 / 255.0, offset: float = 0.0):
     """Model input taking pixels in ``[0, 255]``, rescaled, optionally repeated to ``channels``.
 
     Args:
         input_shape: ``(H, W, C)`` with C = 1 or 3.
-        name: the model name, used for the input layer's name.
         channels: repeat a 1-channel input to this many channels (3 for ImageNet backbones); ``None`` keeps C.
         scale / offset: ``Rescaling`` applied after the repeat; ``scale=None`` leaves pixels as they are
             (for backbones such as EfficientNet that rescale internally).
 
     Returns:
-        ``(inputs, x)``: the ``keras.Input`` and the tensor to build on.
+        ``(inputs, x)``: the ``keras.Input`` (named ``"image"`` in every model) and the tensor to build on.
     """
     if len(input_shape) != 3 or input_shape[-1] not in (1, 3):
         raise ValueError(f"input_shape must be (H, W, 1) or (H, W, 3), got {input_shape}")

@@ -45,7 +45,7 @@ def build_cbam_5cnn(input_shape: tuple[int, int, int] = (224, 224, 3), num_class
     """
     if len(dropouts) != len(CBAM_5CNN_BLOCKS):
         raise ValueError(f"dropouts must have {len(CBAM_5CNN_BLOCKS)} values (one per block), got {dropouts}")
-    inputs, x = input_stem(input_shape, name="cbam_5cnn")
+    inputs, x = input_stem(input_shape)
     for b, ((filters, convs), rate) in enumerate(zip(CBAM_5CNN_BLOCKS, dropouts), start=1):
         for c in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}")(x)

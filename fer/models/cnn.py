@@ -48,7 +48,7 @@ def build_baseline_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_clas
     References:
         The course's FER2013 baseline CNN (the common Kaggle FER2013 "deep CNN" recipe).
     """
-    inputs, x = input_stem(input_shape, name="baseline_cnn")
+    inputs, x = input_stem(input_shape)
     for b, (filters, convs) in enumerate(((32, 2), (64, 2), (128, 2), (256, 1)), start=1):
         for c in range(1, convs + 1):
             x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"block{b}_conv{c}")(x)
@@ -69,7 +69,7 @@ def build_baseline_cnn(input_shape: tuple[int, int, int] = (48, 48, 1), num_clas
 
 def _simple_cnn(name: str, input_shape, num_classes: int, weights, filters, dense_units: int,
                 dropout: float, spatial_kernel: int | None) -> keras.Model:
-    inputs, x = input_stem(input_shape, name=name)
+    inputs, x = input_stem(input_shape)
     for b, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, 3, padding="same", name=f"block{b}_conv1")(x)
         x = layers.ReLU(name=f"block{b}_relu1")(x)

@@ -25,7 +25,7 @@ def _efficientnet(application: Callable[..., keras.Model], name: str, input_shap
                   trainable_layers: int | None, head: Callable) -> keras.Model:
     check_trainable_layers(trainable_layers)
     app_weights, local_file = split_weights(weights)
-    inputs, x = input_stem(input_shape, name=name, channels=3, scale=None)
+    inputs, x = input_stem(input_shape, channels=3, scale=None)
     backbone = application(include_top=False, weights=app_weights, input_tensor=x,
                            input_shape=(input_shape[0], input_shape[1], 3))
     set_trainable_layers(backbone_layers(inputs, x, backbone.output), trainable_layers)

@@ -53,7 +53,7 @@ def build_fer_resnet(input_shape: tuple[int, int, int] = (48, 48, 1), num_classe
     References:
         He et al., "Deep Residual Learning for Image Recognition", CVPR 2016.
     """
-    inputs, x = input_stem(input_shape, name="fer_resnet")
+    inputs, x = input_stem(input_shape)
     x = _conv_bn_relu(x, 32, 1, "stem1")
     x = _conv_bn_relu(x, widths[0], 2, "stem2")
     for s, (filters, depth) in enumerate(zip(widths, depths), start=1):

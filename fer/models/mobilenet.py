@@ -57,7 +57,7 @@ def build_mobilenet_cbam(input_shape: tuple[int, int, int] = (224, 224, 3), num_
     bad = [i for i in cbam_after if not 1 <= i <= len(MOBILENET_PAIRS)]
     if bad:
         raise ValueError(f"cbam_after must hold pair indices 1..{len(MOBILENET_PAIRS)}, got {tuple(cbam_after)}")
-    inputs, x = input_stem(input_shape, name="mobilenet_cbam")
+    inputs, x = input_stem(input_shape)
     x = layers.Conv2D(32, 3, strides=2, padding="same", use_bias=False, name="conv1")(x)
     x = layers.BatchNormalization(name="conv1_bn")(x)
     x = layers.ReLU(name="conv1_relu")(x)

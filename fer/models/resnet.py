@@ -22,8 +22,13 @@ from keras import layers
 from fer.layers import CBAM, CaffePreprocess
 from fer.models.blocks import input_stem, load_weights_file
 from fer.models.registry import register
-from fer.models.transfer import (backbone_layers, check_trainable_layers, copy_weights_by_name, set_trainable_layers,
-                                 split_weights)
+from fer.models.transfer import (
+    backbone_layers,
+    check_trainable_layers,
+    copy_weights_by_name,
+    set_trainable_layers,
+    split_weights,
+)
 
 #: (stage name, bottleneck filters, blocks, first stride) of ResNet50, as in ``keras.applications``.
 RESNET50_STAGES: tuple[tuple[str, int, int, int], ...] = (
@@ -33,7 +38,7 @@ _BN_EPS = 1.001e-5
 
 
 def _stem(input_shape, name: str):
-    inputs, x = input_stem(input_shape, name=name, channels=3, scale=None)
+    inputs, x = input_stem(input_shape, channels=3, scale=None)
     return inputs, CaffePreprocess(name="caffe_preprocess")(x)
 
 

@@ -79,7 +79,8 @@ def test_command_on_synthetic_files(tmp_path, capsys):
             "--near-threshold", "0"]
     assert main(argv) == 0
     report = json.loads(out.read_text())
-    assert report["command"].startswith("python -m fer.data.audit --fer2013 ") and "--near-threshold 0" in report["command"]
+    assert report["command"].startswith("python -m fer.data.audit --fer2013 ")
+    assert "--near-threshold 0" in report["command"]
     assert report["date"][:4].isdigit() and report["datasets"]["fer2013"]["path"] == str(faces)
     assert report["datasets"]["ckplus"]["split_rule"].startswith("by subject")
     assert set(report) >= {"fer2013", "ferplus", "ckplus", "merged", "merged_before_dedup",

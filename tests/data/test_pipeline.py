@@ -132,7 +132,7 @@ def test_tf_dataset_gives_fersequence_pixels_labels_and_order_for_two_epochs(sha
     seq = FERSequence(ds, "train", shape, batch_size=5, class_weight=cw, seed=7)
     tfd = tf_dataset(ds, "train", shape, batch_size=5, class_weight=cw, seed=7)
     assert int(tfd.cardinality()) == len(seq) == 5  # 23 train faces: the last batch is short
-    for epoch in range(2):  # each new iterator is the next epoch, reshuffled as FERSequence does
+    for _epoch in range(2):  # each new iterator is the next epoch, reshuffled as FERSequence does
         got = _numpy_batches(tfd)
         want = [seq[i] for i in range(len(seq))]
         assert len(got) == len(want)

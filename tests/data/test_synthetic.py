@@ -7,8 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from fer.data import (load_ckplus, load_fer2013_csv, load_ferplus, load_image_folders, make_synthetic,
-                      write_synthetic)
+from fer.data import load_ckplus, load_fer2013_csv, load_ferplus, load_image_folders, make_synthetic, write_synthetic
 from fer.labels import EMOTIONS
 
 

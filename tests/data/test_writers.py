@@ -7,9 +7,16 @@ import json
 import numpy as np
 import pytest
 
-from fer.data import (Dataset, load_fer2013_csv, load_image_folders, make_synthetic, write_dataset,
-                      write_image_folders, write_synthetic)
-from fer.data import writers
+from fer.data import (
+    Dataset,
+    load_fer2013_csv,
+    load_image_folders,
+    make_synthetic,
+    write_dataset,
+    write_image_folders,
+    write_synthetic,
+    writers,
+)
 from fer.data.atomic import atomic_dir, write_json
 from fer.data.images import decode_image
 

@@ -12,7 +12,8 @@ import numpy as np
 import fer.models
 
 NAMES = {
-    "fer_resnet", "baseline_cnn", "simple_cnn", "cnn_spatial_attention", "cbam_5cnn", "efficientnet_b3", "efficientnet_b0",
+    "fer_resnet", "baseline_cnn", "simple_cnn", "cnn_spatial_attention", "cbam_5cnn", "efficientnet_b3",
+    "efficientnet_b0",
     "resnet50", "resnet50_cbam", "mobilenet_cbam",
 }
 

@@ -1,0 +1,110 @@
+"""Photo → faces: detect → crop → classify (→ draw), read top to bottom; :class:`FaceResult` is one face.
+
+Quick start::
+
+    from fer.inference import load_classifier, detect_and_predict, draw_predictions
+    clf = load_classifier()                      # the shipped models/fer2013_default.keras
+    image = cv2.imread("photo.jpg")              # BGR, as OpenCV reads it
+    results = detect_and_predict(image, clf)     # [(box, probs, label), ...]
+    cv2.imwrite("annotated.jpg", draw_predictions(image, results, clf.classes))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from fer.inference.classifier import Classifier, check_order
+from fer.inference.detection import Box, FaceDetector, crop_face, detect_faces
+from fer.inference.drawing import draw_predictions
+
+
+class FaceResult(NamedTuple):
+    """One face: its ``box`` ``(x, y, w, h)``, class ``probs`` (in ``classifier.classes`` order) and ``label``."""
+
+    box: Box
+    probs: np.ndarray
+    label: str
+
+    @property
+    def confidence(self) -> float:
+        """The probability of :attr:`label`."""
+        return float(np.max(self.probs))
+
+    @staticmethod
+    def csv_header(classes: Sequence[str]) -> list[str]:
+        """The CSV columns of :meth:`csv_row` for a classifier with these ``classes``."""
+        return ["face", "x", "y", "w", "h", "label", "confidence", *[f"p_{c}" for c in classes]]
+
+    def csv_row(self, index: int) -> list:
+        """This face as a CSV row: ``index`` (0 = the largest face of its image), box, label, probabilities."""
+        return [index, *self.box, self.label, f"{self.confidence:.6f}", *[f"{p:.6f}" for p in self.probs]]
+
+    def to_json(self, classes: Sequence[str]) -> dict:
+        """This face as a JSON-ready dict (``box``, ``label``, ``confidence``, ``probabilities`` by class)."""
+        return {"box": list(self.box), "label": self.label, "confidence": round(self.confidence, 6),
+                "probabilities": {c: round(float(p), 6) for c, p in zip(classes, self.probs)}}
+
+
+def predict_images(images: Sequence[np.ndarray], classifier: Classifier, *, detector: FaceDetector | None = None,
+                   channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False,
+                   detect: bool = True) -> list[list[FaceResult]]:
+    """Detect and classify the faces of several images with one batched classifier call.
+
+    Args:
+        images: images as read by OpenCV (BGR) unless ``channel_order="rgb"``.
+        classifier: from :func:`fer.inference.load_classifier`.
+        detector: default :func:`fer.inference.detection.default_detector`.
+        margin: crop margin around each detected box (fraction of the box size).
+        tta: test-time augmentation for the classifier.
+        detect: ``False`` treats each whole image as one face (already-cropped faces).
+
+    Returns:
+        For each image, its faces (largest first).
+    """
+    order = check_order(channel_order)
+    images = [np.asarray(image) for image in images]
+    # 1. detect
+    boxes = [detect_faces(image, detector, channel_order=order) if detect else [_whole(image)] for image in images]
+    # 2. crop
+    crops = [crop_face(image, box, margin if detect else 0.0) for image, found in zip(images, boxes) for box in found]
+    # 3. classify, all faces of all images in one call
+    probs = iter(classifier.predict(crops, channel_order=order, tta=tta) if crops else [])
+    return [[_result(box, next(probs), classifier.classes) for box in found] for found in boxes]
+
+
+def detect_and_predict(image: np.ndarray, classifier: Classifier, *, detector: FaceDetector | None = None,
+                       channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False) -> list[FaceResult]:
+    """Find the faces in ``image`` and classify them (one batched call); largest face first.
+
+    Returns:
+        A list of :class:`FaceResult` ``(box, probs, label)``; empty when no face is found.
+    """
+    return predict_images([image], classifier, detector=detector, channel_order=channel_order, margin=margin,
+                          tta=tta)[0]
+
+
+def annotate(image: np.ndarray, classifier: Classifier, *, detector: FaceDetector | None = None,
+             channel_order: str = "bgr", margin: float = 0.1,
+             tta: bool | str = False) -> tuple[np.ndarray, list[FaceResult]]:
+    """The whole pipeline on one image: detect → crop → classify → draw.
+
+    Returns:
+        The annotated copy of ``image`` (see :func:`fer.inference.draw_predictions`) and its faces.
+    """
+    faces = detect_and_predict(image, classifier, detector=detector, channel_order=channel_order, margin=margin,
+                               tta=tta)
+    return draw_predictions(image, faces, classifier.classes, channel_order=channel_order), faces
+
+
+def _whole(image: np.ndarray) -> Box:
+    """The box of the whole image (for images that are already face crops)."""
+    if image.ndim < 2 or 0 in image.shape[:2]:
+        raise ValueError(f"image must be H x W[ x C], got shape {image.shape}")
+    return (0, 0, image.shape[1], image.shape[0])
+
+
+def _result(box: Box, probs: np.ndarray, classes: Sequence[str]) -> FaceResult:
+    return FaceResult(tuple(int(v) for v in box), probs, classes[int(np.argmax(probs))])
