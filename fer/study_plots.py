@@ -57,7 +57,8 @@ def plot_scores(table, title: str | None = None) -> Figure:
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(frame) + 1.8))
     for offset, metric in ((0.2, "accuracy"), (-0.2, "macro_f1")):
         value = frame[metric].to_numpy(float)
-        err = np.vstack([value - frame[f"{metric}_low"].to_numpy(float), frame[f"{metric}_high"].to_numpy(float) - value])
+        low, high = frame[f"{metric}_low"].to_numpy(float), frame[f"{metric}_high"].to_numpy(float)
+        err = np.vstack([value - low, high - value])
         ax.barh(y + offset, value, height=0.4, xerr=err, capsize=3, label=metric.replace("_", "-"))
         for yi, v in zip(y + offset, value):
             ax.text(v + 0.01, yi, f"{v:.3f}", va="center", fontsize=7)

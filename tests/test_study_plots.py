@@ -8,8 +8,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from fer.study_plots import (pareto_front, plot_accuracy_against, plot_f1_heatmap, plot_scores,  # noqa: E402
-                             plot_validation_curves)
+from fer.study_plots import pareto_front, plot_accuracy_against, plot_f1_heatmap, plot_scores, plot_validation_curves  # noqa: E402
 
 TABLE = pd.DataFrame({
     "name": ["a", "b", "c", "d"],

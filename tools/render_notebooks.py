@@ -32,7 +32,8 @@ def render(notebook: Path, out_dir: Path, timeout: int = 1800) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
-    body, resources = MarkdownExporter().from_notebook_node(nb, resources={"output_files_dir": f"{notebook.stem}_files"})
+    files = {"output_files_dir": f"{notebook.stem}_files"}
+    body, resources = MarkdownExporter().from_notebook_node(nb, resources=files)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp:
         staged = Path(tmp)

@@ -105,7 +105,8 @@ SOURCE_RESULTS: tuple[dict, ...] = (
     {"model": "baseline_cnn", "reported": "58.9%", "protocol": "their own 70/10/20 split of FER2013"},
     {"model": "resnet50", "reported": "43.5%", "protocol": "their own 70/10/20 split, 5 epochs, ImageNet weights"},
     {"model": "cnn_spatial_attention", "reported": "45.4%", "protocol": "their own 70/10/20 split"},
-    {"model": "resnet50_cbam", "reported": "67.4%", "protocol": "their own 70/10/20 split, 20 epochs, ImageNet weights"},
+    {"model": "resnet50_cbam", "reported": "67.4%",
+     "protocol": "their own 70/10/20 split, 20 epochs, ImageNet weights"},
     {"model": "efficientnet_b0", "reported": "69.99%", "protocol": "FER2013 test, ImageNet weights, 100 GPU epochs"},
     {"model": "landmark_mlp", "reported": "45.2%", "protocol": "FER2013 test, MediaPipe landmarks"},
     {"model": "landmark_transformer", "reported": "53.6%", "protocol": "FER2013 test, MediaPipe landmarks"},
@@ -203,7 +204,8 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
                          "trained from random weights" if e.imagenet and not weights else None),
         "loss": cfg.loss, "budget": spent,
         "wall_seconds": history.get("wall_seconds"),
-        "train_images_per_s_run": spent["images_seen"] / history["wall_seconds"] if history.get("wall_seconds") else None,
+        "train_images_per_s_run": (spent["images_seen"] / history["wall_seconds"]
+                                   if history.get("wall_seconds") else None),
         "cost": cost,
         "eval_split": f"{EVAL_SPLIT} (FER2013 PublicTest)" if EVAL_SPLIT in ds.splits() else EVAL_SPLIT,
         "eval_faces": metrics["num_samples"],
@@ -357,8 +359,7 @@ def write_report(out: str | os.PathLike, readme: str | os.PathLike | None = None
     in that file (which must hold both lines).
     """
     from fer.plots import save_figure
-    from fer.study_plots import (plot_accuracy_against, plot_f1_heatmap, plot_scores,
-                                 plot_validation_curves)
+    from fer.study_plots import plot_accuracy_against, plot_f1_heatmap, plot_scores, plot_validation_curves
 
     out = Path(out)
     table = summary_table(out)
@@ -434,10 +435,11 @@ def beside_quick(runs: dict[str, dict], quick: dict[str, dict] | None = None) ->
 
     Args:
         runs: from :func:`committed_runs`.
-        quick: label → metrics dict of the runs the notebook just trained (from :func:`fer.evaluate.evaluate`).
+        quick: label → metrics dict of the runs the notebook just trained (:func:`fer.evaluate.evaluate`).
     """
     rows = [{"run": f"study: {name}", "input": "x".join(map(str, r["record"]["input_shape"])),
-             "training images seen": r["record"]["budget"]["images_seen"], "evaluated faces": r["metrics"]["num_samples"],
+             "training images seen": r["record"]["budget"]["images_seen"],
+             "evaluated faces": r["metrics"]["num_samples"],
              "accuracy": r["metrics"]["accuracy"], "macro_f1": r["metrics"]["macro_f1"]} for name, r in runs.items()]
     rows += [{"run": label, "input": None, "training images seen": None, "evaluated faces": m["num_samples"],
               "accuracy": m["accuracy"], "macro_f1": m["macro_f1"]} for label, m in (quick or {}).items()]

@@ -19,7 +19,8 @@ def add_study_parser(sub) -> None:
                                   "not needed with --report-only or --plan")
     a.add_argument("--scale", choices=sorted(arch.SCALES), default="cpu",
                    help="cpu: 48/64 px, random init, 8 epochs (default); gpu: 224 px + ImageNet weights, 30 epochs")
-    a.add_argument("--only", help="comma-separated entries to run (default all): " + ", ".join(e.name for e in arch.ENTRIES))
+    a.add_argument("--only", help="comma-separated entries to run (default all): "
+                   + ", ".join(e.name for e in arch.ENTRIES))
     a.add_argument("--rerun", default="", help="comma-separated entries to start over even if finished")
     a.add_argument("--epochs", type=int, help="override the scale's budget (quick looks; recorded in each run)")
     a.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
