@@ -197,6 +197,7 @@ function onFrame(result) {
     say(`Server: ${result.message}`, true);
   } else if (result.faces) {
     live.frames += 1;
+    ui.stage.dataset.frames = String(live.frames);
     show(result, result.width, result.height);
     const fps = (1000 * live.frames) / (performance.now() - live.started);
     say(`Camera on: ${result.faces.length} face(s), ${fps.toFixed(1)} frames/s`);
