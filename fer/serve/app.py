@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -64,6 +64,9 @@ class ServeConfig:
         workers: threads that decode, detect and classify.
         max_streams: open WebSocket streams at once.
         margin: crop margin around each detected face.
+        detector: :class:`~fer.inference.FaceDetector` settings for ``/v1/predict`` (default: the photo
+            settings of ``python -m fer predict``); the stream always uses the live-video settings
+            :data:`~fer.inference.LIVE_DETECTOR` of ``python -m fer webcam``.
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -72,6 +75,7 @@ class ServeConfig:
     workers: int = max(2, min(4, os.cpu_count() or 2))
     max_streams: int = 4
     margin: float = 0.1
+    detector: dict = field(default_factory=dict)
 
     def __post_init__(self):
         for name in ("max_upload_bytes", "max_pixels", "max_in_flight", "workers", "max_streams"):
@@ -195,6 +199,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     The first model is the default of every endpoint; ``?model=NAME`` picks another.
     """
     cfg = config or ServeConfig()
+    FaceDetector(**cfg.detector)  # bad detector settings fail here, not in the first request
     registry = load_models(models)
     default = next(iter(registry))
     gate = Gate(cfg.max_in_flight)
@@ -204,7 +209,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     def detector(live: bool) -> FaceDetector:
         key = "live" if live else "photo"
         if not hasattr(local, key):
-            setattr(local, key, FaceDetector(**LIVE_DETECTOR) if live else FaceDetector())
+            setattr(local, key, FaceDetector(**LIVE_DETECTOR) if live else FaceDetector(**cfg.detector))
         return getattr(local, key)
 
     @asynccontextmanager

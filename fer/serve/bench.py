@@ -56,7 +56,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(port: int, models: list[str], concurrency: int, timeout: float = 300.0) -> subprocess.Popen:
+def start_server(port: int, models: list[str], concurrency: int, extra: list[str] = (),
+                 timeout: float = 300.0) -> subprocess.Popen:
     """``python -m fer serve`` on 127.0.0.1:``port``; returns once ``/healthz`` answers (or raises)."""
     import httpx
 
@@ -64,6 +65,7 @@ def start_server(port: int, models: list[str], concurrency: int, timeout: float 
            "warning", "--max-concurrency", str(concurrency)]
     for m in models:
         cmd += ["--model", m]
+    cmd += list(extra)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -161,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=300, help="most requests per level (default 300)")
     p.add_argument("--seconds", type=float, default=20.0, help="most seconds per level (default 20)")
     p.add_argument("--warmup", type=int, default=10, help="requests before each level, not counted (default 10)")
+    p.add_argument("--detect-size", type=int, default=400, help="the server's --detect-size (default 400)")
+    p.add_argument("--scale-factor", type=float, default=1.1, help="the server's --scale-factor (default 1.1)")
     p.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS.relative_to(RESULTS.parents[1])})")
     args = p.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
@@ -172,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     payload = jpeg.tobytes()
     load_before = os.getloadavg()
     port = free_port()
-    proc = start_server(port, args.model, max(16, max(levels)))
+    detector = {"max_side": args.detect_size, "scale_factor": args.scale_factor}
+    proc = start_server(port, args.model, max(16, max(levels)),
+                        ["--detect-size", str(args.detect_size), "--scale-factor", str(args.scale_factor)])
     url = f"http://127.0.0.1:{port}/v1/predict"
     try:
         runs = []
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         "frame": f"fer/assets/grace_hopper.jpg 400 px high on a 640x480 canvas (one face), JPEG q90, "
                  f"{len(payload)} bytes",
         "model": {k: models[0][k] for k in ("name", "version", "format")},
+        "detector": detector,
         "limits": {"requests_per_level": args.requests, "seconds_per_level": args.seconds, "warmup": args.warmup},
         "machine": {**machine(), "load_average_before": [round(v, 2) for v in load_before],
                     "load_average_after": [round(v, 2) for v in load_after]},
