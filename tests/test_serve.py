@@ -233,6 +233,19 @@ def test_saturated_server_answers_503_at_once(classifier):
         assert post(c, JPEG).status_code == 200 and app.state.gate.in_flight == 0
 
 
+def test_an_unexpected_failure_is_a_json_500(classifier, monkeypatch):
+    import fer.serve.app
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(fer.serve.app, "detect_and_predict", broken)
+    with TestClient(create_app([classifier]), raise_server_exceptions=False) as c:
+        message = assert_error(post(c, JPEG), 500, "internal")
+        assert "RuntimeError" in message and "boom" not in message  # no internals leak to the client
+        assert c.get("/healthz").json()["in_flight"] == 0
+
+
 # ------------------------------------------------------------------ other endpoints
 
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -28,7 +26,8 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from fer.inference import DEMO_IMAGE  # noqa: E402
 from fer.serve.app import create_app  # noqa: E402
-from fer.serve.bench import demo_frame, free_port  # noqa: E402
+from fer.serve.bench import demo_frame  # noqa: E402
+from tests.serve_server import running  # noqa: E402
 
 WAIT = 120  # seconds: the test machine may be busy; the model runs on its CPU
 # Read in one go in the page: the boxes are redrawn on every frame, so element handles go stale.
@@ -51,19 +50,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None or CHROMEDRIVER is None,
 @pytest.fixture(scope="module")
 def server():
     """The app on uvicorn on a free 127.0.0.1 port in a thread; stopped after the module's tests."""
-    port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    end = time.monotonic() + WAIT
-    while not srv.started and thread.is_alive() and time.monotonic() < end:
-        time.sleep(0.1)
-    if not srv.started:
-        srv.should_exit = True
-        pytest.fail("uvicorn did not start")
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(30)
+    with running(create_app()) as url:
+        yield url
 
 
 def write_y4m(path: Path, frame_bgr: np.ndarray, frames: int = 10, fps: int = 10) -> Path:

@@ -258,6 +258,11 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         text = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors())
         return JSONResponse({"error": "invalid_request", "message": text}, 422)
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request, err: Exception):  # still logged by the server; the client gets JSON
+        return JSONResponse({"error": "internal", "message": f"internal error ({type(err).__name__}); see the "
+                                                             "server log"}, 500)
+
     @app.middleware("http")
     async def _headers(request: Request, call_next):
         response = await call_next(request)

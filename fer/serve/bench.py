@@ -3,7 +3,8 @@
 Starts ``python -m fer serve`` on a free 127.0.0.1 port in a subprocess, then, for 1, 4 and 16 concurrent
 clients (threads, each with its own keep-alive connection), posts one 640x480 JPEG with one face (the demo
 photo, 400 px high, centred on a gray canvas) to ``POST /v1/predict`` until a request count or a time budget
-is reached, and records requests/s and p50 / p95 / p99 latency. Every answer must be a 200 with exactly one
+is reached, and records requests/s and p50 / p95 / p99 latency (plus the server's own medians: total time
+inside the endpoint, decoding, and detection + classification). Every answer must be a 200 with exactly one
 face, and ``/healthz`` must still answer at the end; the JSON says whether that held. The load average
 before and after is recorded next to the numbers, since a busy machine slows every figure.
 """
@@ -99,7 +100,7 @@ def run_load(url: str, payload: bytes, clients: int, max_requests: int, seconds:
     lock = threading.Lock()
     sent = [0]
     latencies: list[float] = []
-    server_ms: list[float] = []
+    server_ms: dict[str, list[float]] = {"total": [], "decode": [], "inference": []}
     statuses: dict[str, int] = {}
     bad: list[str] = []
     deadline = time.perf_counter() + seconds
@@ -123,7 +124,8 @@ def run_load(url: str, payload: bytes, clients: int, max_requests: int, seconds:
                     if r is not None and r.status_code == 200:
                         body = r.json()
                         latencies.append(elapsed)
-                        server_ms.append(body["timing_ms"]["total"])
+                        for k, v in server_ms.items():
+                            v.append(body["timing_ms"][k])
                         if len(body["faces"]) != 1:
                             bad.append(f"{len(body['faces'])} faces")
 
@@ -141,7 +143,7 @@ def run_load(url: str, payload: bytes, clients: int, max_requests: int, seconds:
             "requests_per_s": round(len(latencies) / wall, 2) if wall > 0 else None,
             "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
             "max_ms": round(float(ms.max()), 2) if len(ms) else None,
-            "server_p50_ms": round(float(np.median(server_ms)), 2) if server_ms else None}
+            **{f"server_{k}_p50_ms": round(float(np.median(v)), 2) if v else None for k, v in server_ms.items()}}
 
 
 def machine() -> dict:
