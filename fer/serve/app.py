@@ -42,7 +42,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fer.inference import LIVE_DETECTOR, Classifier, FaceDetector, detect_and_predict, draw_predictions, load_classifier
 from fer.provenance import file_sha256
-from fer.serve.images import ImageError, decode_image
+from fer.serve.images import RequestError, decode_image
 from fer.serve.tracking import IoUTracker
 from fer.serve.uploads import body_limit, check_content_type, media_type, multipart_file, read_capped
 
@@ -83,14 +83,6 @@ class ServeConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.margin < 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
-
-
-class ApiError(Exception):
-    """An error answered as ``{"error": code, "message": message}`` with HTTP ``status``."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 class _Locked:
@@ -234,18 +226,14 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     def model_entry(name: str | None) -> ModelEntry:
         entry = registry.get(name or default)
         if entry is None:
-            raise ApiError(404, "unknown_model", f"no model named {name!r}; loaded: {', '.join(registry)} "
+            raise RequestError(404, "unknown_model", f"no model named {name!r}; loaded: {', '.join(registry)} "
                                                  "(GET /v1/models)")
         return entry
 
-    @app.exception_handler(ApiError)
-    async def _api_error(request, err: ApiError):
+    @app.exception_handler(RequestError)
+    async def _refused(request, err: RequestError):
         headers = {"Retry-After": "1"} if err.status == 503 else None
         return JSONResponse({"error": err.code, "message": err.message}, err.status, headers=headers)
-
-    @app.exception_handler(ImageError)
-    async def _image_error(request, err: ImageError):
-        return JSONResponse({"error": err.code, "message": err.message}, err.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request, err: StarletteHTTPException):
@@ -282,7 +270,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
             drawn = draw_predictions(image, results, entry.classifier.classes, channel_order="rgb")
             ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
             if not ok:
-                raise ApiError(500, "encode_failed", "could not encode the annotated image as JPEG")
+                raise RequestError(500, "encode_failed", "could not encode the annotated image as JPEG")
             return jpeg.tobytes()
         classes = entry.classifier.classes
         return {"model": {"name": entry.name, "version": entry.version}, "tta": tta,
@@ -300,7 +288,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         content_type = request.headers.get("content-type")
         check_content_type(content_type)
         if not gate.enter():
-            raise ApiError(503, "busy", f"the server is busy ({gate.capacity} requests in flight); retry shortly")
+            raise RequestError(503, "busy", f"the server is busy ({gate.capacity} requests in flight); retry shortly")
         try:
             limit = body_limit(content_type, cfg.max_upload_bytes)
             body = await read_capped(request.stream(), request.headers.get("content-length"), limit,
@@ -371,7 +359,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
                     continue
                 try:
                     answer = await in_pool(run_frame, data, entry, tracker, index)
-                except ImageError as err:
+                except RequestError as err:
                     answer = {"error": err.code, "message": err.message, "frame": index}
                 finally:
                     gate.leave()

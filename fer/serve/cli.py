@@ -50,13 +50,14 @@ def _is_loopback(host: str) -> bool:
 def run_serve(args: argparse.Namespace) -> int:
     """Load the models once, then serve until interrupted; one-line errors, exit code 1."""
     try:
+        import fastapi  # noqa: F401
+        import python_multipart  # noqa: F401
         import uvicorn
-
-        from fer.serve.app import ServeConfig, create_app
     except ImportError as err:
         print(f"fer serve: error: the web app needs the serve extra ({err.name} is missing): "
               "pip install -e .[serve]", file=sys.stderr)
         return 1
+    from fer.serve.app import ServeConfig, create_app
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be in 1..65535, got {args.port}")
     if args.max_upload_mb <= 0 or args.max_megapixels <= 0:

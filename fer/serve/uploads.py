@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from fer.serve.images import ImageError
+from fer.serve.images import RequestError
 
 #: Room for the multipart boundaries and part headers on top of the file size limit.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -27,7 +27,7 @@ def check_content_type(content_type: str | None) -> None:
     """Refuse (415) a body that is neither ``multipart/form-data`` nor a raw image / octet stream."""
     kind = media_type(content_type)
     if kind and kind != "multipart/form-data" and kind not in RAW_TYPES:
-        raise ImageError(415, "unsupported_media_type",
+        raise RequestError(415, "unsupported_media_type",
                          f"content type {kind!r} is not accepted: send the image as multipart/form-data (field "
                          f"'file') or as the raw body with one of {', '.join(RAW_TYPES)}")
 
@@ -39,7 +39,7 @@ def body_limit(content_type: str | None, max_bytes: int) -> int:
 
 async def read_capped(chunks: AsyncIterator[bytes], declared: str | None, limit: int, max_bytes: int) -> bytes:
     """Join the body ``chunks``; 413 as soon as the declared ``Content-Length`` or the bytes read pass ``limit``."""
-    too_large = ImageError(413, "too_large", f"upload is over the limit of {max_bytes:,} bytes")
+    too_large = RequestError(413, "too_large", f"upload is over the limit of {max_bytes:,} bytes")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise too_large
     parts, size = [], 0
@@ -55,12 +55,12 @@ def multipart_file(body: bytes, content_type: str, field: str = "file") -> bytes
     """The bytes of the form part named ``field`` (else the first part with a filename) of a multipart body.
 
     Raises:
-        ImageError: 400 when the form has no boundary, cannot be parsed or holds no such part.
+        RequestError: 400 when the form has no boundary, cannot be parsed or holds no such part.
     """
     _, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if not boundary:
-        raise ImageError(400, "bad_form", "multipart/form-data body without a boundary parameter")
+        raise RequestError(400, "bad_form", "multipart/form-data body without a boundary parameter")
     parts: list[dict] = []
     header: dict = {"field": b"", "value": b""}
 
@@ -87,7 +87,7 @@ def multipart_file(body: bytes, content_type: str, field: str = "file") -> bytes
         parser.write(body)
         parser.finalize()
     except Exception as err:  # python-multipart raises its own error types for malformed forms
-        raise ImageError(400, "bad_form", f"could not parse the multipart/form-data body: {err}") from err
+        raise RequestError(400, "bad_form", f"could not parse the multipart/form-data body: {err}") from err
     named, with_file = None, None
     for part in parts:
         _, disposition = parse_options_header(part["headers"].get(b"content-disposition", b""))
@@ -97,5 +97,5 @@ def multipart_file(body: bytes, content_type: str, field: str = "file") -> bytes
             with_file = part
     chosen = named or with_file
     if chosen is None:
-        raise ImageError(400, "no_file", f"the form has no part named {field!r} holding the image")
+        raise RequestError(400, "no_file", f"the form has no part named {field!r} holding the image")
     return bytes(chosen["data"])
