@@ -328,6 +328,9 @@ def test_serve_command_defaults_to_loopback_and_reports_bad_models(capsys):
 
     args = build_parser().parse_args(["serve", "--model", "a.keras", "--model", "b.tflite"])
     assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, ["a.keras", "b.tflite"])
+    from fer.serve.cli import _is_loopback
+
+    assert all(map(_is_loopback, ("127.0.0.1", "::1", "localhost"))) and not _is_loopback("0.0.0.0")
     assert main(["serve", "--model", "missing.keras"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.keras" in err[0] and err[0].startswith("fer serve: error:")

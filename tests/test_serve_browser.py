@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
 uvicorn = pytest.importorskip("uvicorn")
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (pip install selenium)")
 

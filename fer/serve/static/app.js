@@ -175,7 +175,12 @@ async function startCamera() {
   ws.onopen = () => { say("Camera on: looking for faces…"); sendFrame(); };
   ws.onmessage = (event) => onFrame(JSON.parse(event.data));
   ws.onerror = () => say("The stream to the server failed.", true);
-  ws.onclose = (event) => { if (live && live.ws === ws) { stopCamera(); say(`Stream closed (${event.code}).`); } };
+  ws.onclose = (event) => {
+    if (!live || live.ws !== ws) return;   // closed by stopCamera()
+    const reason = live.lastError ? `: ${live.lastError}` : "";
+    stopCamera();
+    say(`The stream closed (code ${event.code})${reason}`, event.code !== 1000);
+  };
 }
 
 function sendFrame() {
@@ -194,6 +199,7 @@ function sendFrame() {
 function onFrame(result) {
   if (!live) return;
   if (result.error) {
+    live.lastError = result.message;
     say(`Server: ${result.message}`, true);
   } else if (result.faces) {
     live.frames += 1;
