@@ -309,6 +309,14 @@ def test_stream_bad_frames_are_answered_and_the_stream_goes_on(client):
         assert len(ws.receive_json()["faces"]) == 1
 
 
+def test_stream_refuses_other_sites_pages(client):
+    with client.websocket_connect("/v1/stream", headers={"origin": "http://evil.example"}) as ws:
+        assert ws.receive_json()["error"] == "forbidden_origin"
+    with client.websocket_connect("/v1/stream", headers={"origin": "http://testserver"}) as ws:
+        ws.send_bytes(JPEG)
+        assert len(ws.receive_json()["faces"]) == 1
+
+
 def test_stream_unknown_model_and_too_many_streams(client, classifier):
     with client.websocket_connect("/v1/stream?model=nope") as ws:
         assert ws.receive_json()["error"] == "unknown_model"

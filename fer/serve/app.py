@@ -13,7 +13,8 @@ Endpoints (see ``/docs`` for the OpenAPI description):
 
 Safe by default: uploads are capped in bytes and pixels and sniffed from their bytes
 (:mod:`fer.serve.images`), nothing is written to disk, at most ``max_in_flight`` requests and stream
-frames are worked on at once (the rest get a 503 at once), and every error is JSON
+frames are worked on at once (the rest get a 503 at once), streams are refused to pages of other origins,
+and every error is JSON
 ``{"error": CODE, "message": TEXT}``. Each model is loaded once; its predictions are serialised by a lock
 (a TFLite interpreter is not thread-safe) while decoding and face detection run in parallel on a small
 thread pool, each thread with its own detectors.
@@ -31,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import cv2
 import numpy as np
@@ -328,6 +330,12 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket, model: str | None = None):
         await ws.accept()
+        origin = ws.headers.get("origin")
+        if origin and urlsplit(origin).netloc != ws.headers.get("host"):
+            await ws.send_json({"error": "forbidden_origin", "message": f"streams are open to this server's own "
+                                                                        f"page only, not to {origin}"})
+            await ws.close(code=1008)
+            return
         if model is not None and model not in registry:
             await ws.send_json({"error": "unknown_model", "message": f"no model named {model!r}; loaded: "
                                                                       f"{', '.join(registry)}"})
