@@ -277,7 +277,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         classes = entry.classifier.classes
         return {"model": {"name": entry.name, "version": entry.version}, "tta": tta,
                 "image": {"width": int(image.shape[1]), "height": int(image.shape[0]), "format": fmt},
-                "faces": [_face_json(r[0], np.asarray(r[1]), classes) for r in results],
+                "faces": [_face_json(box, np.asarray(probs), classes) for box, probs, _ in results],
                 "timing_ms": {"decode": round((decoded - start) * 1000, 2),
                               "inference": round((inferred - decoded) * 1000, 2)}}
 
@@ -320,10 +320,10 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         image, _ = decode_image(data, max_bytes=cfg.max_upload_bytes, max_pixels=cfg.max_pixels)
         results = detect_and_predict(image, entry.classifier, detector=detector(True), channel_order="rgb",
                                      margin=cfg.margin)
-        tracks = tracker.update([r[0] for r in results])
+        tracks = tracker.update([box for box, _, _ in results])
         classes = entry.classifier.classes
-        faces = [_face_json(t.box, t.smooth("probs", r[1]), classes, track=t.id, hits=t.hits)
-                 for t, r in zip(tracks, results)]
+        faces = [_face_json(t.box, t.smooth("probs", probs), classes, track=t.id, hits=t.hits)
+                 for t, (_, probs, _) in zip(tracks, results)]
         return {"frame": index, "width": int(image.shape[1]), "height": int(image.shape[0]), "faces": faces,
                 "model": {"name": entry.name, "version": entry.version}, "timing_ms": {"total": _ms(start)}}
 
