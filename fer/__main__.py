@@ -160,6 +160,7 @@ def _compare(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from fer.export import add_export_parser
     from fer.inference import add_predict_parser, add_webcam_parser
+    from fer.serve.cli import add_serve_parser
     from fer.studies.cli import add_study_parser
     from fer.weight_averaging import add_recalibrate_parser
 
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_recalibrate_parser(sub)
     _add_models(sub)
     add_study_parser(sub)
+    add_serve_parser(sub)
     return parser
 
 
