@@ -167,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10, help="requests before each level, not counted (default 10)")
     p.add_argument("--detect-size", type=int, default=400, help="the server's --detect-size (default 400)")
     p.add_argument("--scale-factor", type=float, default=1.1, help="the server's --scale-factor (default 1.1)")
-    p.add_argument("--out", default=str(RESULTS), help=f"results JSON (default {RESULTS.relative_to(RESULTS.parents[1])})")
+    p.add_argument("--out", default=str(RESULTS),
+                   help=f"results JSON (default {RESULTS.relative_to(RESULTS.parents[1])})")
     args = p.parse_args(argv)
     levels = [int(c) for c in args.clients.split(",") if c.strip()]
     if not levels or min(levels) < 1 or args.requests < 1 or args.seconds <= 0:
