@@ -103,7 +103,8 @@ def _add_evaluate(sub) -> None:
     p = sub.add_parser("evaluate", help="score a saved model on a dataset split",
                        description="Accuracy, macro/weighted precision, recall and F1, per-class report and "
                                    "confusion matrix of MODEL on one split of DATA, written as JSON (plus plots).")
-    p.add_argument("--model", required=True, help="a .keras model file")
+    p.add_argument("--model", required=True, action="append",
+                   help="a .keras model file; repeat it for an ensemble that averages the models' probabilities")
     p.add_argument("--data", required=True,
                    help="fer2013.csv(.gz), an image-folder tree, 'ferplus' (or a FER+ fer2013new.csv: 8 classes, "
                         "majority votes), 'fer2013+ferplus[:W]' (FER2013 labels + FER+ votes as soft labels), or "
@@ -120,10 +121,15 @@ def _evaluate(args) -> int:
     from fer.data.sources import load_dataset
     from fer.evaluate import evaluate, load_model, write_metrics
 
-    model = load_model(args.model)
+    if len(args.model) > 1:
+        from fer.ensemble import load_ensemble
+
+        model = load_ensemble(args.model)
+    else:
+        model = load_model(args.model[0])
     ds = load_dataset(args.data)
     m = evaluate(model, ds, split=args.split, tta=args.tta or False, batch_size=args.batch_size)
-    m["model_file"] = str(args.model)
+    m["model_file"] = str(args.model[0]) if len(args.model) == 1 else [str(f) for f in args.model]
     print(f"{args.split}: {m['num_samples']} faces  accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
     for name, row in m["per_class"].items():
         print(f"  {name:10s} precision {row['precision']:.3f}  recall {row['recall']:.3f}  f1 {row['f1']:.3f}"

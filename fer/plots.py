@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 
 from fer.data.dataset import SPLITS, Dataset
 from fer.labels import EMOTIONS
+from fer.preprocess import LUMA
 
 _NON_INTERACTIVE = ("agg", "pdf", "ps", "svg", "pgf", "cairo", "template")
 
@@ -456,7 +457,7 @@ def _overlay(ax, face: np.ndarray, heat: np.ndarray, alpha: float) -> None:
     """Face in gray with ``heat`` (same H x W, [0, 1]) on top in the jet colour map."""
     face = np.asarray(face, dtype=np.float32)
     if face.ndim == 3 and face.shape[-1] == 3:
-        face = face @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        face = face @ LUMA
     _show_face(ax, face)
     ax.imshow(heat, cmap="jet", alpha=alpha, vmin=0, vmax=1, interpolation="bilinear")
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 #: ITU-R BT.601 luma weights, the ones ``cv2.COLOR_RGB2GRAY`` uses.
-_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 
 
 def model_input_shape(model_or_shape) -> tuple[int | None, int | None, int]:
@@ -78,7 +78,7 @@ def fit_to_model(images: np.ndarray, input_shape: Sequence[int | None], dtype=np
 
     # Channels first: converting 3 → 1 before resizing does a third of the work.
     if channels == 1 and x.shape[-1] == 3:
-        x = (x @ _LUMA)[..., None]
+        x = (x @ LUMA)[..., None]
     height = x.shape[1] if height is None else int(height)
     width = x.shape[2] if width is None else int(width)
     if (x.shape[1], x.shape[2]) != (height, width):

@@ -14,6 +14,7 @@ import pandas as pd
 from fer.data.dataset import Dataset
 from fer.data.errors import DataError, SkipReport, check_on_error
 from fer.labels import EMOTIONS
+from fer.preprocess import LUMA
 
 #: Kaggle ``Usage`` values and the project's split names.
 USAGE_TO_SPLIT: dict[str, str] = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
@@ -180,5 +181,5 @@ def to_gray(images: np.ndarray) -> np.ndarray:
     if images.shape[-1] == 1:
         return images
     rgb = images[..., :3].astype(np.float32)
-    gray = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    gray = rgb @ LUMA
     return np.clip(np.rint(gray), 0, 255).astype(np.uint8)[..., None]

@@ -39,11 +39,13 @@ DEFAULT_MODEL = next((p for p in DEFAULT_MODEL_CANDIDATES if p.is_file()), DEFAU
 CHANNEL_ORDERS = ("bgr", "rgb")
 
 
-def load_classifier(path: str | os.PathLike | None = None, *, num_threads: int | None = None) -> Classifier:
-    """Load a classifier from a ``.keras``, ``.tflite`` or ``.onnx`` file.
+def load_classifier(path: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
+                    num_threads: int | None = None) -> Classifier:
+    """Load a classifier from a ``.keras``, ``.tflite`` or ``.onnx`` file, or an ensemble of ``.keras`` files.
 
     Args:
-        path: the model file; ``None`` loads the shipped default :data:`DEFAULT_MODEL`.
+        path: the model file; several ``.keras`` files make an ensemble (their probabilities averaged,
+            :func:`fer.ensemble.build_ensemble`); ``None`` loads the shipped default :data:`DEFAULT_MODEL`.
         num_threads: CPU threads for the TFLite / ONNX runtimes (default: all cores).
 
     Raises:
@@ -51,6 +53,12 @@ def load_classifier(path: str | os.PathLike | None = None, *, num_threads: int |
         ValueError: the file is not a model of a supported format.
         ImportError: ``.onnx`` without ``onnxruntime`` installed.
     """
+    if isinstance(path, (list, tuple)):
+        if len(path) > 1:
+            from fer.ensemble import load_ensemble
+
+            return Classifier.from_keras(load_ensemble(path), path=Path(path[0]))
+        path = path[0] if path else None
     if path is None:
         if not DEFAULT_MODEL.is_file():
             raise FileNotFoundError(

@@ -71,8 +71,9 @@ class CLIError(Exception):
 
 
 def _add_detection_args(p: argparse.ArgumentParser, detect_size: int = 400, scale_factor: float = 1.1) -> None:
-    p.add_argument("--model", "-m", default=None, metavar="FILE",
-                   help="a .keras, .tflite or .onnx model (default: the shipped models/fer2013_default.keras)")
+    p.add_argument("--model", "-m", default=None, metavar="FILE", action="append",
+                   help="a .keras, .tflite or .onnx model (default: the shipped models/fer2013_default.keras); "
+                        "repeat it with .keras files for an ensemble that averages their probabilities")
     p.add_argument("--margin", type=float, default=0.1,
                    help="crop margin around each detected face, as a fraction of its size (default: 0.1)")
     p.add_argument("--detect-size", type=int, default=detect_size, metavar="PX",
