@@ -65,3 +65,20 @@ def test_fer2013_with_ferplus_votes(tmp_path, monkeypatch):
     votes.unlink()
     with pytest.raises(FileNotFoundError, match="FER\\+ fer2013new.csv not found"):
         load_dataset("fer2013+ferplus")
+
+
+def test_merged_spec_is_notebook_02s_set_with_ckplus_split_by_subject(shared_data):
+    import numpy as np
+
+    from fer.data.sources import load_dataset
+    from fer.labels import EMOTIONS
+
+    ds = load_dataset("fer2013+ckplus")
+    assert ds.classes == EMOTIONS and set(np.unique(ds.source)) == {"fer2013", "ckplus"}
+    ck = ds.source == "ckplus"
+    for subject in np.unique(ds.groups[ck]):
+        assert len(set(ds.split[ck & (ds.groups == subject)])) == 1  # one subject, one split
+    assert {"train", "val", "test"} <= set(ds.splits())
+    assert ds.meta["audit"]["overlap"]["train-val"]["exact"] == 0  # the merge removed train copies of val faces
+    report = ds.meta["merge"]
+    assert report["rows_out"] == len(ds) < report["rows_in"] and report["removed_by_reason"]
