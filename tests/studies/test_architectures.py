@@ -7,7 +7,7 @@ import pytest
 
 import fer.train
 from fer.data import make_synthetic
-from fer.studies import architectures as arch
+from fer.studies import architectures as arch, report
 
 
 @pytest.fixture(scope="module")
@@ -115,9 +115,9 @@ def test_the_study_says_which_split_is_missing(faces, tmp_path):
 
 def test_the_readme_table_goes_between_the_markers(tmp_path):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{arch.README_BEGIN}\nold table\n{arch.README_END}\noutro\n")
-    arch.update_readme(readme, "| new |\n")
-    assert readme.read_text() == f"intro\n{arch.README_BEGIN}\n| new |\n{arch.README_END}\noutro\n"
+    readme.write_text(f"intro\n{report.README_BEGIN}\nold table\n{report.README_END}\noutro\n")
+    report.update_readme(readme, "| new |\n")
+    assert readme.read_text() == f"intro\n{report.README_BEGIN}\n| new |\n{report.README_END}\noutro\n"
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
-        arch.update_readme(readme, "| new |\n")
+        report.update_readme(readme, "| new |\n")
