@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from fer.errors import UsageError
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -17,7 +19,8 @@ def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train a model from fer.models (or a named recipe) on a dataset; writes a run "
                                    "folder with config, history, model.keras, metrics and plots. Re-running with the "
-                                   "same --out resumes an interrupted run.")
+                                   "same --out resumes an interrupted run and leaves a finished one as it is "
+                                   "(--force trains it again). Usage errors exit 2, Ctrl-C exits 130.")
     p.add_argument("--model", help="architecture name (see `python -m fer models`)")
     p.add_argument("--recipe", help="a named recipe from fer.recipes (e.g. fer2013_default); flags override it")
     p.add_argument("--data", required=True,
@@ -42,16 +45,25 @@ def _add_train(sub) -> None:
     p.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
     p.add_argument("--out", help="run folder (default results/runs/<recipe or model>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.add_argument("--force", action="store_true",
+                   help="start over in --out even if it holds a finished or interrupted run")
+    p.add_argument("--strategy", choices=("mirrored", "multiworker", "tpu"),
+                   help="data-parallel training: every GPU here (mirrored), the workers named by TF_CONFIG "
+                        "(multiworker; run the same command on every worker) or a TPU; --batch-size is per replica")
+    p.add_argument("--backup-steps", type=int,
+                   help="save the resume checkpoint every N steps instead of every epoch (multi-worker runs)")
     p.set_defaults(func=_train)
 
 
 def _train(args) -> int:
+    from dataclasses import replace
+
     from fer.data.sources import load_dataset
     from fer.recipes import get_recipe
-    from fer.train import TrainConfig, train
+    from fer.train import TrainConfig, check_config, check_out_dir, train
 
     if not args.model and not args.recipe:
-        raise SystemExit("train: give --model NAME or --recipe NAME (see --help)")
+        raise UsageError("give --model NAME or --recipe NAME (`python -m fer models` lists the models)")
     cfg = get_recipe(args.recipe) if args.recipe else TrainConfig(model=args.model)
     over = {}
     if args.model:
@@ -59,7 +71,7 @@ def _train(args) -> int:
     for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"),
                         ("label_smoothing", "label_smoothing"), ("class_weights", "class_weighting"),
                         ("mixup", "mixup_alpha"), ("soft_labels", "soft_labels"), ("loss", "loss"),
-                        ("seed", "seed")):
+                        ("seed", "seed"), ("strategy", "strategy"), ("backup_steps", "backup_steps")):
         if getattr(args, flag) is not None:
             over[field] = getattr(args, flag)
     clash = [f"--{k.replace('_', '-')}" for k in ("epochs", "lr") if k in over and cfg.phases]
@@ -68,18 +80,32 @@ def _train(args) -> int:
                          f"{len(cfg.phases)} phases with their own epochs and learning rates (fer/recipes.py)")
     if args.no_augment:
         over["augment"] = False
+    check_config(replace(cfg, **over))  # before the data is read or anything is written
+    if args.input_size is not None and args.input_size < 1:
+        raise UsageError(f"--input-size {args.input_size}: give a positive side in pixels, e.g. --input-size 48")
     if args.input_size or args.channels:
         from fer.models import default_shape
 
         h, w, c = cfg.input_shape or default_shape(over.get("model", cfg.model))
         over["input_shape"] = (args.input_size or h, args.input_size or w, args.channels or c)
+    name = args.recipe or over.get("model", cfg.model)
+    out = args.out or str(Path("results") / "runs" / name)
+    if not args.strategy:  # with several workers only the chief writes --out (fer.distribute)
+        check_out_dir(Path(out))
     ds = load_dataset(args.data)  # "synthetic" is one fixed set everywhere, whatever the training seed
     if args.train_size:
         ds = ds.sample("train", args.train_size, seed=cfg.seed)
-    name = args.recipe or over.get("model", cfg.model)
-    out = args.out or str(Path("results") / "runs" / name)
-    run = train(ds, cfg, out, verbose=2 if args.quiet else "auto", **over)
-    print(f"run folder: {run.out_dir}")
+    try:
+        run = train(ds, cfg, out, verbose=2 if args.quiet else "auto", force=args.force, **over)
+    except KeyboardInterrupt:
+        print(f"fer train: interrupted; re-run the same command to resume from the last checkpoint in {out}",
+              file=sys.stderr)
+        return 130
+    if run.status == "finished":
+        print(f"run folder: {run.out_dir} (already finished; nothing trained: --force trains it again, "
+              "or give a new --out)")
+    else:
+        print(f"run folder: {run.out_dir}")
     for split, m in run.metrics.items():
         print(f"{split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
     return 0
@@ -191,6 +217,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        if os.environ.get("FER_DEBUG"):
+            raise
+        print(f"fer {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except UsageError as exc:  # a bad argument: exit 2, like argparse's own usage errors
+        if os.environ.get("FER_DEBUG"):
+            raise
+        print(f"fer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
     except (FileNotFoundError, ValueError, OSError) as exc:  # user errors: one line, no traceback
         if os.environ.get("FER_DEBUG"):
             raise

@@ -14,6 +14,21 @@ def file_sha256(path: str | os.PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def weights_sha256(model) -> str:
+    """The SHA-256 (hex) of a model's weights: every array of ``model.get_weights()``, in that order, as
+    little-endian float32 bytes, concatenated.
+
+    Two models with the same architecture and the same weights give the same hash, whatever the ``.keras``
+    file's metadata (Keras writes the save date into it, so the files' bytes differ between identical runs).
+    """
+    import numpy as np
+
+    digest = hashlib.sha256()
+    for array in model.get_weights():
+        digest.update(np.ascontiguousarray(array, dtype="<f4").tobytes())
+    return digest.hexdigest()
+
+
 def command_line(argv: list[str] | None = None) -> str:
     """The current command as ``python -m module args...`` (or ``python script args...``).
 

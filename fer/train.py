@@ -2,17 +2,25 @@
 
 A run folder holds everything later steps need: ``config.json``, ``env.json``, ``history.csv`` /
 ``history.json``, ``best.keras`` (best validation accuracy), ``final.keras`` (last epoch),
-``metrics_<split>.json`` and ``plots/``. Anything that compares models reads run folders, never re-trains.
+``metrics_<split>.json``, ``plots/`` and, written last, ``run.json`` (the run is finished; the sha256 of the
+model's weights). Anything that compares models reads run folders, never re-trains. A run folder never lies:
+re-running a finished run does nothing (``force=True`` / ``--force`` trains it again), an interrupted one
+resumes with ``history.csv`` and ``history.json`` covering every epoch, and arguments are checked before
+anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
+import json
 import math
 import os
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
@@ -21,14 +29,16 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fer import distribute
 from fer.class_names import attach_class_names
-from fer.data.atomic import save_model, write_json
+from fer.data.atomic import json_default, save_model, write_json, write_text
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
-from fer.models import build, default_shape
+from fer.errors import UsageError
+from fer.models import available, build, default_shape
 from fer.models.transfer import copy_weights_by_name
-from fer.provenance import command_line, file_sha256
+from fer.provenance import command_line, file_sha256, weights_sha256
 from fer.weight_averaging import WeightAverage, update_batchnorm
 
 #: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
@@ -109,6 +119,12 @@ class TrainConfig:
         recalibrate_bn: after training, re-estimate the BatchNorm statistics of the saved models on the
             un-augmented training faces (:func:`fer.weight_averaging.update_batchnorm`): the statistics
             gathered during training describe augmented faces, not the clean faces of test time.
+        strategy: ``None`` (one process, default device), or a :mod:`fer.distribute` strategy name:
+            ``"mirrored"`` (every GPU of this machine), ``"multiworker"`` (the workers ``TF_CONFIG`` names) or
+            ``"tpu"``. ``batch_size`` is then per replica: the global batch is ``batch_size x replicas``.
+        backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
+            every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
+            epoch it was in from the checkpoint's weights.
     """
 
     model: str = "baseline_cnn"
@@ -142,6 +158,8 @@ class TrainConfig:
     keep: str = "best"
     swa_epochs: int = 0
     recalibrate_bn: bool = False
+    strategy: str | None = None
+    backup_steps: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -172,6 +190,7 @@ class Run:
     out_dir: Path
     config: TrainConfig
     metrics: dict = field(default_factory=dict)
+    status: str = "trained"  # "finished": the run folder already held this finished run; nothing was trained
 
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
@@ -357,46 +376,260 @@ def init_weights(model: keras.Model, source: str | os.PathLike) -> list[str]:
     return skipped
 
 
+#: losses :func:`train` knows (``TrainConfig.loss``)
+LOSSES = ("categorical_crossentropy", "focal", "arcface")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Raise :class:`UsageError` naming the field (and its command-line flag) when ``cfg`` cannot train.
+
+    Called by :func:`train` before anything is written, and by ``python -m fer train`` before the data is read.
+    """
+    if cfg.model not in available():
+        raise UsageError(f"model={cfg.model!r} (--model): no such architecture; choose one of {available()} "
+                         "(`python -m fer models` lists them)")
+    if cfg.phases:
+        for i, phase in enumerate(cfg.phases):
+            if not isinstance(phase.epochs, int) or phase.epochs < 1:
+                raise UsageError(f"phases[{i}].epochs={phase.epochs!r}: every phase trains at least 1 epoch")
+            if not (isinstance(phase.lr, (int, float)) and math.isfinite(phase.lr) and phase.lr > 0):
+                raise UsageError(f"phases[{i}].lr={phase.lr!r}: a learning rate must be a positive number, e.g. 1e-4")
+            if phase.schedule is not None and phase.schedule not in SCHEDULES:
+                raise UsageError(f"phases[{i}].schedule={phase.schedule!r}: choose one of {SCHEDULES}")
+    else:
+        if not isinstance(cfg.epochs, int) or cfg.epochs < 1:
+            raise UsageError(f"epochs={cfg.epochs!r} (--epochs): train at least 1 epoch, e.g. --epochs 30")
+        lr = cfg.resolved_lr()
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise UsageError(f"lr={lr!r} (--lr): the learning rate must be a positive number, e.g. --lr 1e-3 "
+                             "(a negative one climbs the loss instead of descending it)")
+    if not isinstance(cfg.batch_size, int) or cfg.batch_size < 1:
+        raise UsageError(f"batch_size={cfg.batch_size!r} (--batch-size): give at least 1 face per batch, "
+                         "e.g. --batch-size 64")
+    if cfg.optimizer not in OPTIMIZERS:
+        raise UsageError(f"optimizer={cfg.optimizer!r}: choose one of {OPTIMIZERS}")
+    if cfg.schedule not in SCHEDULES:
+        raise UsageError(f"schedule={cfg.schedule!r}: choose one of {SCHEDULES}")
+    if cfg.loss not in LOSSES:
+        raise UsageError(f"loss={cfg.loss!r} (--loss): choose one of {LOSSES}")
+    if not 0.0 <= cfg.label_smoothing < 1.0:
+        raise UsageError(f"label_smoothing={cfg.label_smoothing!r} (--label-smoothing): give a value in [0, 1), "
+                         "e.g. 0.1")
+    if cfg.mixup_alpha < 0:
+        raise UsageError(f"mixup_alpha={cfg.mixup_alpha!r} (--mixup): give 0 (off) or a positive alpha, e.g. 0.2")
+    if cfg.keep not in ("best", "last"):
+        raise UsageError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
+    last_phase_epochs = cfg.phases[-1].epochs if cfg.phases else cfg.epochs
+    if not 0 <= cfg.swa_epochs <= last_phase_epochs:
+        raise UsageError(f"swa_epochs={cfg.swa_epochs} must be between 0 and the {last_phase_epochs} epochs of the "
+                         "last phase")
+    if cfg.swa_epochs and cfg.keep != "last":
+        raise UsageError("swa_epochs needs keep='last': the run's model is the weight average, not a checkpoint")
+    if not isinstance(cfg.backup_steps, int) or cfg.backup_steps < 0:
+        raise UsageError(f"backup_steps={cfg.backup_steps!r} (--backup-steps): give 0 (a checkpoint every epoch) "
+                         "or a positive number of steps")
+    if cfg.strategy is not None and cfg.strategy not in distribute.STRATEGIES:
+        raise UsageError(f"strategy={cfg.strategy!r} (--strategy): choose one of {distribute.STRATEGIES}")
+
+
+def check_out_dir(out: Path) -> None:
+    """Raise :class:`UsageError` when the run folder ``out`` cannot be created or written (read-only disk,
+    no permission, a file in the way); writes nothing that stays."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out}: is a file, not a folder; choose a folder path for the run")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: {parent} is a file, not a folder; choose another --out")
+    try:
+        with tempfile.TemporaryFile(dir=parent):  # an unnamed file: nothing is left even if killed here
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {out}: cannot write in {parent} ({exc.strerror or exc}); choose a folder you can "
+                         "write to, e.g. --out results/runs/NAME") from None
+
+
+#: ``config.json`` keys that say how a run was started, not what it trains (ignored when comparing runs)
+_VOLATILE = frozenset({"command", "written", "precision"})
+
+
+def run_state(out: str | os.PathLike) -> str:
+    """What the run folder ``out`` holds: ``"new"`` (nothing, or the start of a run that never finished an
+    epoch), ``"interrupted"`` (a checkpoint to resume from), ``"trained"`` (training ended; the final model or
+    its evaluation was not written), or ``"finished"`` (``run.json`` was written)."""
+    out = Path(out)
+    if (out / "run.json").is_file():
+        return "finished"
+    if _interrupted(out):
+        return "interrupted"
+    if (out / "final.weights.h5").is_file() and (out / "history.json").is_file():
+        return "trained"
+    return "new"
+
+
+def _config_changes(out: Path, record: dict) -> list[str]:
+    """The fields in which ``record`` (a new run's ``config.json``) differs from the one saved in ``out``."""
+    path = out / "config.json"
+    if not path.is_file():
+        return []
+    saved = _read_json(path)
+    new = json.loads(json.dumps(record, default=json_default))
+    return [f"{k}: {saved[k]!r} -> {new[k]!r}" for k in new
+            if k in saved and k not in _VOLATILE and saved[k] != new[k]]
+
+
 def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.PathLike | None = None, *,
           train_split: str = "train", val_split: str | None = "val", strategy=None, verbose: int | str = "auto",
-          workers: int = 1, callbacks: list | None = None, evaluate: bool = True, **overrides) -> Run:
+          workers: int = 1, callbacks: list | None = None, evaluate: bool = True, force: bool = False,
+          **overrides) -> Run:
     """Train ``config.model`` on ``ds`` and write a run folder.
+
+    Every argument is checked before anything is written (:func:`check_config`, :func:`check_out_dir`).
+    What happens then depends on what ``out_dir`` holds (:func:`run_state`): nothing → a new run; an
+    interrupted run of the same configuration → it resumes (BackupAndRestore); a finished run of the same
+    configuration → nothing is trained, the saved run is returned (``Run.status == "finished"``); a run of
+    another configuration → :class:`UsageError` (pass ``force=True`` or another folder).
 
     Args:
         ds: the dataset (see :mod:`fer.data`).
         config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields
             (``train(ds, model="cbam_5cnn", epochs=5)``).
-        out_dir: the run folder; default ``results/runs/<model>-<timestamp>``. An existing folder with a
-            ``backup/`` checkpoint resumes the interrupted run (BackupAndRestore).
+        out_dir: the run folder; default ``results/runs/<model>-<timestamp>``.
         train_split, val_split: split names; when ``val_split`` is absent from ``ds`` training runs
             without validation (a warning says so) and checkpoints follow the training loss.
-        strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy);
-            the model and optimizer are created in its scope.
+        strategy: a ``tf.distribute.Strategy`` (MirroredStrategy, MultiWorkerMirroredStrategy, TPUStrategy)
+            or its name (see :mod:`fer.distribute`); default ``config.strategy``. The model and optimizer are
+            created in its scope, the batch size is per replica, and with several workers only the chief
+            writes ``out_dir`` (the others write a temporary folder they delete).
         verbose: Keras' progress display.
         workers: PyDataset worker threads.
         callbacks: extra Keras callbacks added to every phase.
         evaluate: evaluate the run's model on the val/test splits and write metrics and plots.
+        force: start over in ``out_dir`` whatever it holds.
 
     Returns:
         A :class:`Run`.
+
+    Raises:
+        UsageError: a bad argument (the message names it and the fix).
+        ValueError: the dataset cannot train this configuration (no soft labels, no training split...).
     """
     cfg = replace(config or TrainConfig(), **overrides)
-    if cfg.keep not in ("best", "last"):
-        raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
-    last_phase_epochs = cfg.phases[-1].epochs if cfg.phases else cfg.epochs
-    if not 0 <= cfg.swa_epochs <= last_phase_epochs:
-        raise ValueError(f"swa_epochs={cfg.swa_epochs} must be between 0 and the {last_phase_epochs} epochs of the "
-                         "last phase")
-    if cfg.swa_epochs and cfg.keep != "last":
-        raise ValueError("swa_epochs needs keep='last': the run's model is the weight average, not a checkpoint")
+    check_config(cfg)
     if cfg.soft_labels and ds.soft_labels is None:
         raise ValueError(f"soft_labels=True (--soft-labels) needs soft labels, and dataset {ds.meta.get('name', '')!r} "
                          "has none: use --data ferplus or fer2013+ferplus (FER+ votes), or give Dataset.soft_labels")
     if cfg.soft_labels and cfg.loss == "arcface":
         raise ValueError("soft_labels=True cannot train loss='arcface': its margin needs one true class per face")
+    if not (ds.split == train_split).any():
+        raise ValueError(f"train_split={train_split!r}: the dataset has no faces in it (splits present: {ds.splits()})")
     out = Path(out_dir) if out_dir else Path("results") / "runs" / f"{cfg.model}-{time.strftime('%Y%m%d-%H%M%S')}"
+    strategy = distribute.get_strategy(strategy if strategy is not None else cfg.strategy)
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    chief = distribute.is_chief(strategy)
+    if chief:
+        check_out_dir(out)
+    has_val = val_split is not None and val_split in ds.splits()
+    record = {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
+              "train_split": train_split, "val_split": val_split if has_val else None,
+              "num_classes": ds.num_classes, "classes": list(ds.classes),
+              "train_faces": int((ds.split == train_split).sum()),
+              **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))} if cfg.init_from else {})}
+    state = run_state(out)  # every worker reads the chief's folder: they resume (or stop) together
+    if state != "new" and not force:
+        changes = _config_changes(out, record)
+        if changes:
+            raise UsageError(f"--out {out} holds a {state} run of another configuration ({'; '.join(changes[:3])}); "
+                             "pass --force (force=True) to replace it, or choose another --out")
+        if state == "finished":
+            print(f"[fer.train] {out} holds this run, finished {_read_json(out / 'run.json').get('written', '')}: "
+                  "nothing to do (--force / force=True trains it again)", file=sys.stderr)
+            return finished_run(out, cfg)
+    state = "new" if force else state
+    with distribute.run_folder(out, strategy, resume=state != "new") as out:  # other workers: a temporary folder
+        return _train(ds, cfg, out, record, state, strategy, replicas, chief,
+                      train_split, val_split, has_val, verbose, workers, callbacks, evaluate)
+
+
+def finished_run(out: str | os.PathLike, cfg: TrainConfig | None = None) -> Run:
+    """The :class:`Run` a finished run folder holds (its model, history and metrics), without training."""
+    out = Path(out)
+    cfg = cfg or TrainConfig.from_dict({k: v for k, v in _read_json(out / "config.json").items()
+                                        if k in TrainConfig.__dataclass_fields__})
+    metrics = {p.stem.removeprefix("metrics_"): _read_json(p) for p in sorted(out.glob("metrics_*.json"))}
+    model = keras.saving.load_model(out / "model.keras", compile=False)
+    return Run(model, _read_json(out / "history.json"), out, cfg, metrics, status="finished")
+
+
+class EpochLog(keras.callbacks.Callback):
+    """The run's per-epoch record, keyed by epoch: ``history.csv`` is rewritten (atomically) from it at every
+    epoch end, before the BackupAndRestore checkpoint of that epoch is saved, so the file always holds every
+    epoch the checkpoint holds; an epoch trained again after an interruption replaces its row.
+
+    At the first epoch of a ``fit`` the rows from that epoch on are dropped (they were not kept by the
+    checkpoint) and ``checkpoint.best`` is set to the best monitored value of the epochs before, so
+    ``best.keras`` stays the best epoch of the whole run across resumes and phases.
+    """
+
+    def __init__(self, path: Path, rows: dict[int, dict], checkpoint=None, monitor: str = "loss",
+                 write: bool = True) -> None:
+        super().__init__()
+        self.path, self.rows, self.checkpoint, self.monitor, self.write = Path(path), rows, checkpoint, monitor, write
+        self._first = True
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        if not self._first:
+            return
+        self._first = False
+        for e in [e for e in self.rows if e >= epoch]:
+            del self.rows[e]
+        seen = [r[self.monitor] for r in self.rows.values()
+                if isinstance(r.get(self.monitor), float) and math.isfinite(r[self.monitor])]
+        if self.checkpoint is not None and seen:
+            self.checkpoint.best = (max if "acc" in self.monitor else min)(seen)
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        self.rows[epoch] = {k: float(v) for k, v in (logs or {}).items()}
+        for e in [e for e in self.rows if e > epoch]:
+            del self.rows[e]
+        if self.write:
+            write_history_csv(self.rows, self.path)
+
+
+def write_history_csv(rows: dict[int, dict], path: Path) -> None:
+    """Write ``{epoch: {metric: value}}`` as ``history.csv`` (``epoch`` then the metrics, sorted, like Keras'
+    CSVLogger), through a temporary file."""
+    keys = sorted({k for r in rows.values() for k in r})
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["epoch", *keys])
+    for e in sorted(rows):
+        writer.writerow([e, *(repr(rows[e][k]) if k in rows[e] else "" for k in keys)])
+    write_text(buf.getvalue(), path)
+
+
+def read_history_csv(path: Path) -> dict[int, dict]:
+    """``{epoch: {metric: value}}`` from a ``history.csv`` (empty when there is none)."""
+    if not Path(path).is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {int(r.pop("epoch")): {k: float(v) for k, v in r.items() if v not in ("", None)}
+                for r in csv.DictReader(f)}
+
+
+def history_from_rows(rows: dict[int, dict]) -> dict[str, list]:
+    """``history.json``'s lists (one value per epoch, in epoch order; ``None`` where an epoch lacks a metric)."""
+    keys = sorted({k for r in rows.values() for k in r})
+    return {k: [rows[e].get(k) for e in sorted(rows)] for k in keys}
+
+
+def _train(ds: Dataset, cfg: TrainConfig, out: Path, record: dict, state: str, strategy, replicas: int, chief: bool,
+           train_split: str, val_split: str | None, has_val: bool, verbose, workers: int, callbacks,
+           evaluate: bool) -> Run:
     out.mkdir(parents=True, exist_ok=True)
-    if not _interrupted(out):
+    if state == "new":
         _clear_run(out)  # a fresh run: nothing from an earlier run in this folder may leak into this one
     keras.utils.set_random_seed(cfg.seed)
     if cfg.deterministic:
@@ -405,25 +638,18 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         tf.config.experimental.enable_op_determinism()
     policy = _set_precision(cfg.mixed_precision)
     shape = cfg.resolved_shape()
-    has_val = val_split is not None and val_split in ds.splits()
     if val_split is not None and not has_val:
         print(f"[fer.train] split {val_split!r} is not in this dataset (present: {ds.splits()}); "
               "training without validation, checkpoints follow the training loss.", file=sys.stderr)
     augment = Augment(**cfg.augment) if isinstance(cfg.augment, dict) else bool(cfg.augment)
     cw = balanced_class_weights(ds.subset(train_split).labels, ds.num_classes) if cfg.class_weighting else None
-    batch = cfg.batch_size * (strategy.num_replicas_in_sync if strategy is not None else 1)
+    batch = cfg.batch_size * replicas  # the global batch: batch_size faces per replica
     train_seq = FERSequence(ds, train_split, shape, batch, augment=augment, mixup_alpha=cfg.mixup_alpha,
                             labels="soft" if cfg.soft_labels else "onehot", class_weight=cw, seed=cfg.seed,
                             workers=workers)
     val_seq = FERSequence(ds, val_split, shape, 256, workers=workers) if has_val else None
 
-    _write_json(out / "config.json", {**cfg.to_dict(), "dataset": ds.meta.get("path", ds.meta.get("name", "")),
-                                      "train_split": train_split, "val_split": val_split if has_val else None,
-                                      "num_classes": ds.num_classes, "classes": list(ds.classes),
-                                      "train_faces": int((ds.split == train_split).sum()),
-                                      **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))}
-                                         if cfg.init_from else {}),
-                                      "command": command_line(), "precision": policy})
+    _write_json(out / "config.json", {**record, "command": command_line(), "precision": policy})
     _write_json(out / "env.json", environment())
 
     monitor = "val_accuracy" if has_val else "loss"
@@ -436,41 +662,53 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         if cfg.init_from:
             fresh = init_weights(model, cfg.init_from)
             print(f"[fer.train] initialised from {cfg.init_from}; new layers: {fresh or 'none'}", file=sys.stderr)
+    if replicas > 1:  # batch statistics over the global batch: the same as one process, the same on every worker
+        distribute.synchronize_batchnorm(model)
+    distribute.fix_keras_multi_worker(model, strategy)
     fit_train, fit_val = train_seq, val_seq
     if cfg.loss == "arcface":  # the margin needs the label as a second input
         from fer.losses import ArcFaceBatches
 
         fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
-    history: dict[str, list] = {}
-    best = None  # best monitored value so far: a later phase only replaces best.keras when it beats it
-    start_epoch = 0
+    fit_train_seq = fit_train
+    if strategy is not None:
+        fit_train = distribute.distribute_batches(fit_train, strategy)
+        fit_val = distribute.distribute_batches(fit_val, strategy) if fit_val is not None else None
+    rows = read_history_csv(out / "history.csv") if state != "new" else {}  # the epochs before an interruption
     earlier_wall = 0.0  # wall time of phases finished before an interruption
     t0 = time.time()
+    if state == "trained":  # training ended before the interruption: only the final files are missing
+        model.load_weights(out / "final.weights.h5")
+        earlier_wall = float(_read_json(out / "history.json").get("wall_seconds", 0.0))
+        print(f"[fer.train] {out}: training had finished before the interruption; writing the final model",
+              file=sys.stderr)
+        phases = []
+    start_epoch = 0
     for p, phase in enumerate(phases):
         end_epoch = start_epoch + phase.epochs
         done = out / "backup" / f"phase{p}.done.weights.h5"
-        if done.is_file():  # finished before an interruption: take its weights and history, go on
+        if done.is_file():  # finished before an interruption: take its weights, go on
             model.load_weights(done)
-            saved = _read_json(out / "backup" / f"phase{p}.done.json")
-            for k, v in saved["history"].items():
-                history.setdefault(k, []).extend(v)
-            earlier_wall += saved["wall_seconds"]
-            best = saved["best"]
+            earlier_wall += _read_json(out / "backup" / f"phase{p}.done.json")["wall_seconds"]
             start_epoch = end_epoch
             print(f"[fer.train] phase {p} was finished before the interruption; resuming after it", file=sys.stderr)
             continue
-        t_phase, n_before = time.time(), len(history.get("loss", []))
+        t_phase = time.time()
         with scope():
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
             model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs, phase.schedule),
                           loss=_make_loss(cfg), metrics=["accuracy"])
+        mode = "max" if "acc" in monitor else "min"
+        checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode,
+                                                     save_best_only=True)
+        # order matters: the epoch's row and best.keras are written before its checkpoint, so a run killed
+        # in between trains that epoch again (and replaces its row) instead of losing it
         phase_callbacks = [
-            keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=True),
-            keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor,
-                                            mode="max" if "acc" in monitor else "min", save_best_only=True,
-                                            initial_value_threshold=best),
-            keras.callbacks.CSVLogger(str(out / "history.csv"), append=True),
+            EpochLog(out / "history.csv", rows, checkpoint, monitor),
+            checkpoint,
+            keras.callbacks.BackupAndRestore(str(out / "backup" / f"phase{p}"), delete_checkpoint=False,
+                                             save_freq=distribute.backup_frequency(cfg.backup_steps)),
             keras.callbacks.TerminateOnNaN(),
         ]
         if p == len(phases) - 1 and cfg.swa_epochs:
@@ -480,43 +718,50 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
                                                                patience=cfg.reduce_lr_patience, min_lr=1e-6))
         if cfg.early_stopping:
             phase_callbacks.append(keras.callbacks.EarlyStopping(monitor=monitor, patience=cfg.early_stopping,
-                                                           mode="max" if "acc" in monitor else "min",
-                                                           restore_best_weights=False))
+                                                           mode=mode, restore_best_weights=False))
+        if strategy is not None:  # fit_train is a tf.data pipeline: move the sequence on to its next epoch
+            phase_callbacks.append(distribute.NextEpoch(fit_train_seq))
         phase_callbacks += list(callbacks or [])  # after the built-ins, so they see a saved epoch
-        h = model.fit(fit_train, validation_data=fit_val, epochs=end_epoch, initial_epoch=start_epoch,
-                      callbacks=phase_callbacks, verbose=verbose)
-        for k, v in h.history.items():
-            history.setdefault(k, []).extend(float(x) for x in v)
-        if history.get(monitor):
-            best = (max if "acc" in monitor else min)(history[monitor])
+        model.fit(fit_train, validation_data=fit_val, epochs=end_epoch, initial_epoch=start_epoch,
+                  callbacks=phase_callbacks, verbose=verbose)
         if p < len(phases) - 1:  # a later interruption resumes after this phase, not inside it again
             model.save_weights(done)
-            phase_history = {k: v[n_before:] for k, v in history.items()}
-            _write_json(done.with_name(f"phase{p}.done.json"),
-                        {"history": phase_history, "wall_seconds": time.time() - t_phase, "best": best})
+            _write_json(done.with_name(f"phase{p}.done.json"), {"wall_seconds": time.time() - t_phase})
         start_epoch = end_epoch
     wall = time.time() - t0 + earlier_wall
-    if cfg.swa_epochs:
+    if cfg.swa_epochs and state != "trained":
         model.set_weights(WeightAverage.load(out / "backup" / "swa.npz"))
         print(f"[fer.train] the model is the average of the weights of the last {cfg.swa_epochs} epochs",
               file=sys.stderr)
-    model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
-    shutil.rmtree(out / "backup", ignore_errors=True)  # finished: nothing left to resume
-    history["wall_seconds"] = wall
-    _write_json(out / "history.json", history)
+    if state == "trained":
+        history = _read_json(out / "history.json")
+        history.pop("written", None)
+    else:
+        model.save_weights(out / "final.weights.h5")  # first, so nothing after this can lose the trained weights
+        history = {**history_from_rows(rows), "wall_seconds": wall}
+        write_history_csv(rows, out / "history.csv")
+        _write_json(out / "history.json", history)  # history.csv and history.json: the same epochs, always
+        shutil.rmtree(out / "backup", ignore_errors=True)  # training is over: nothing left to resume
     clean_faces = FERSequence(ds, train_split, shape, batch, augment=False, shuffle=True, seed=cfg.seed,
                               workers=workers) if cfg.recalibrate_bn or cfg.swa_epochs else None
     final = _finish(model, cfg, shape, ds, clean_faces)
     save_model(final, out / "final.keras")
     if cfg.keep == "last" or not (out / "best.keras").exists():
         shutil.copyfile(out / "final.keras", out / "model.keras")
+        kept = final
     else:
         best = keras.saving.load_model(out / "best.keras", compile=False)
-        save_model(_finish(best, cfg, shape, ds, clean_faces), out / "model.keras")
+        kept = _finish(best, cfg, shape, ds, clean_faces)
+        save_model(kept, out / "model.keras")
     keras.mixed_precision.set_global_policy("float32")
     run = Run(final, history, out, cfg)
-    if evaluate:
+    if evaluate and chief:
         run.metrics = evaluate_run(out, ds, tta=cfg.tta)
+    _write_json(out / "run.json", {"status": "finished", "epochs": len(rows) if rows else len(history.get("loss", [])),
+                                   "model_weights_sha256": weights_sha256(kept),
+                                   "final_weights_sha256": weights_sha256(final),
+                                   "model_keras_sha256": file_sha256(out / "model.keras"),
+                                   "workers": distribute.num_workers(strategy), "replicas": replicas})
     return run
 
 
@@ -526,7 +771,7 @@ def _interrupted(out: Path) -> bool:
 
 
 def _clear_run(out: Path) -> None:
-    for pattern in ("history.csv", "history.json", "metrics_*.json", "*.keras", "final.weights.h5"):
+    for pattern in ("history.csv", "history.json", "metrics_*.json", "*.keras", "final.weights.h5", "run.json"):
         for path in out.glob(pattern):
             path.unlink()
     shutil.rmtree(out / "plots", ignore_errors=True)

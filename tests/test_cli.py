@@ -95,3 +95,87 @@ def test_real_fer2013_with_ferplus_votes_smoke_run(shared_data, tmp_path):
     config = json.loads((out / "config.json").read_text())
     assert config["soft_labels"] is True and config["classes"][-1] == "neutral" and len(config["classes"]) == 7
     assert json.loads((out / "metrics_val.json").read_text())["num_samples"] == 3589
+
+
+def test_rerunning_a_finished_run_says_where_it_is_and_trains_nothing(synthetic_run, capsys):
+    before = {p.name: p.read_bytes() for p in synthetic_run.iterdir() if p.is_file()}
+    assert main(["train", "--model", "baseline_cnn", "--data", "synthetic", "--epochs", "3",
+                 "--out", str(synthetic_run), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"run folder: {synthetic_run} (already finished; nothing trained: --force" in out
+    assert {p.name: p.read_bytes() for p in synthetic_run.iterdir() if p.is_file()} == before
+
+
+TINY_TRAIN = ["train", "--model", "baseline_cnn", "--data", "synthetic:2", "--input-size", "48", "--epochs", "1"]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--model", "nope"], "model='nope' (--model): no such architecture"),
+    (["--epochs", "0"], "epochs=0 (--epochs): train at least 1 epoch, e.g. --epochs 30"),
+    (["--lr", "-0.01"], "lr=-0.01 (--lr): the learning rate must be a positive number, e.g. --lr 1e-3"),
+    (["--lr", "0"], "lr=0.0 (--lr)"),
+    (["--batch-size", "0"], "batch_size=0 (--batch-size)"),
+])
+def test_usage_errors_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, flags, message):
+    # the flags come last: argparse keeps the last value of a repeated option
+    assert main([*TINY_TRAIN, "--out", str(tmp_path / "run"), *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fer train: error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture
+def read_only_dir(tmp_path):
+    """A folder nobody can write in: chmod for a normal user, a read-only tmpfs mount for root."""
+    import os
+    import subprocess
+
+    path = tmp_path / "ro"
+    path.mkdir()
+    path.chmod(0o555)
+    if os.access(path, os.W_OK):  # root ignores permissions
+        path.chmod(0o755)
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(path)], capture_output=True).returncode:
+            pytest.skip("cannot make a read-only folder here (root without mount permission)")
+        yield path
+        subprocess.run(["umount", str(path)], check=False)
+        return
+    yield path
+    path.chmod(0o755)
+
+
+def test_read_only_out_is_one_clear_line(read_only_dir, capsys):
+    assert main([*TINY_TRAIN, "--out", str(read_only_dir / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"--out {read_only_dir / 'run'}: cannot write in {read_only_dir}" in err and "\n" not in err
+    assert "choose a folder you can write to" in err and "Errno" not in err
+
+
+def test_ctrl_c_ends_with_one_line_saying_how_to_resume(tmp_path):
+    """SIGINT during training: exit 130, no traceback, one line saying to re-run the same command; the
+    checkpoint it names is there."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "fer", "train", "--model", "baseline_cnn", "--data", "synthetic:30",
+                             "--input-size", "48", "--epochs", "200", "--batch-size", "8", "--quiet",
+                             "--out", str(out)],
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 240
+        while not (out / "backup").is_dir() and time.time() < deadline and proc.poll() is None:
+            time.sleep(0.5)
+        assert (out / "backup").is_dir(), "no checkpoint within 240 s"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    assert err.strip().splitlines()[-1] == ("fer train: interrupted; re-run the same command to resume from the last "
+                                            f"checkpoint in {out}")

@@ -60,6 +60,10 @@ def test_same_seed_gives_the_same_weights(tmp_path):
     c = train(ds, cfg, tmp_path / "c", verbose=0, evaluate=False, seed=2).model.get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
+    # run.json records the weights' hash: equal for the identical runs, different for the other seed
+    h = {k: json.loads((tmp_path / k / "run.json").read_text())["model_weights_sha256"] for k in "abc"}
+    assert h["a"] == h["b"] != h["c"]
+    assert h["a"] == _hash(keras.saving.load_model(tmp_path / "a" / "model.keras"))
 
 
 class Interrupt(keras.callbacks.Callback):
@@ -81,7 +85,32 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
     run = train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
     epochs = [int(line.split(",")[0]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     assert epochs == [0, 1, 2, 3]  # two before the cut, two after: nothing trained twice
-    assert len(run.history["loss"]) == 2
+    # history.json (and the returned history) hold the epochs before the cut too, the same values as history.csv
+    saved = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert len(run.history["loss"]) == len(saved["loss"]) == 4
+    assert saved["loss"] == [float(line.split(",")[_column(tmp_path / "run", "loss")])
+                             for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+
+
+def _column(run, name: str) -> int:
+    return (run / "history.csv").read_text().splitlines()[0].split(",").index(name)
+
+
+def test_a_checkpoint_row_trained_again_after_a_cut_replaces_its_row(tmp_path):
+    """A cut after an epoch's history row was written but before its checkpoint: the epoch is trained again and
+    its row replaced, not duplicated, and best.keras follows the best epoch of the whole run."""
+    from fer.train import read_history_csv, write_history_csv
+
+    ds = quadrant_faces(8)
+    cfg = tiny_config(epochs=3)
+    with pytest.raises(KeyboardInterrupt):
+        train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[Interrupt(after_epoch=1)])
+    rows = read_history_csv(tmp_path / "run" / "history.csv")
+    rows[2] = {k: -1.0 for k in rows[1]}  # a row the checkpoint (epoch 2 next) does not cover
+    write_history_csv(rows, tmp_path / "run" / "history.csv")
+    run = train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
+    rows = read_history_csv(tmp_path / "run" / "history.csv")
+    assert sorted(rows) == [0, 1, 2] and rows[2]["loss"] > 0 and run.history["loss"][2] == rows[2]["loss"]
 
 
 def test_missing_validation_split_trains_anyway(tmp_path, capsys):
@@ -128,11 +157,74 @@ def test_mirrored_strategy_over_two_logical_cpus(tmp_path):
     assert (tmp_path / "run" / "model.keras").is_file()
 
 
+def test_rerunning_a_finished_run_reports_it_and_trains_nothing(tmp_path, capsys):
+    ds = quadrant_faces(8)
+    first = train(ds, tiny_config(epochs=1), tmp_path / "run", verbose=0)
+    files = {name: (tmp_path / "run" / name).read_bytes() for name in ("model.keras", "history.csv", "history.json")}
+    again = train(ds, tiny_config(epochs=1), tmp_path / "run", verbose=0)
+    assert again.status == "finished" and "holds this run, finished" in capsys.readouterr().err
+    assert all((tmp_path / "run" / name).read_bytes() == data for name, data in files.items())  # nothing rewritten
+    assert again.history["loss"] == first.history["loss"]
+    assert again.metrics["val"]["accuracy"] == first.metrics["val"]["accuracy"]
+    assert np.array_equal(again.model.get_weights()[0], keras.saving.load_model(tmp_path / "run" / "model.keras")
+                          .get_weights()[0])
+    with pytest.raises(ValueError, match=r"holds a finished run of another configuration \(epochs: 1 -> 2\); "
+                                         r"pass --force"):
+        train(ds, tiny_config(epochs=2), tmp_path / "run", verbose=0)
+    assert (tmp_path / "run" / "model.keras").read_bytes() == files["model.keras"]
+
+
+def test_training_that_ended_before_its_final_files_is_finished_without_training_again(tmp_path):
+    """Killed after training, while the final model or the metrics were written: re-running writes them
+    from final.weights.h5 instead of training again."""
+    ds = quadrant_faces(8)
+    first = train(ds, tiny_config(epochs=2), tmp_path / "run", verbose=0, evaluate=False)
+    for name in ("run.json", "model.keras", "final.keras"):
+        (tmp_path / "run" / name).unlink()
+    csv_before = (tmp_path / "run" / "history.csv").read_bytes()
+    run = train(ds, tiny_config(epochs=2), tmp_path / "run", verbose=0, evaluate=False)
+    assert run.status == "trained" and (tmp_path / "run" / "model.keras").is_file()
+    assert (tmp_path / "run" / "history.csv").read_bytes() == csv_before
+    assert run.history["loss"] == first.history["loss"]
+    # the final model has the weights the first attempt trained
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["final_weights_sha256"] == _hash(first.model)
+
+
+def _hash(model) -> str:
+    from fer.provenance import weights_sha256
+
+    return weights_sha256(model)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"model": "nope"}, r"model='nope' \(--model\): no such architecture; choose one of \[.*'baseline_cnn'"),
+    ({"epochs": 0}, r"epochs=0 \(--epochs\): train at least 1 epoch, e.g. --epochs 30"),
+    ({"lr": -0.01}, r"lr=-0.01 \(--lr\): the learning rate must be a positive number"),
+    ({"lr": 0.0}, r"lr=0.0 \(--lr\)"),
+    ({"batch_size": 0}, r"batch_size=0 \(--batch-size\)"),
+    ({"optimizer": "adagrad"}, r"optimizer='adagrad': choose one of"),
+])
+def test_bad_arguments_are_refused_before_anything_is_written(tmp_path, override, message):
+    from fer.errors import UsageError
+
+    with pytest.raises(UsageError, match=message):
+        train(quadrant_faces(4), tiny_config(**override), tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_file_in_the_way_of_the_run_folder_is_one_clear_error(tmp_path):
+    from fer.errors import UsageError
+
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(UsageError, match=r"--out .*taken/run: .*taken is a file, not a folder; choose another --out"):
+        train(quadrant_faces(4), tiny_config(epochs=1), tmp_path / "taken" / "run", verbose=0)
+
+
 def test_a_new_run_in_an_old_folder_starts_clean(tmp_path):
     ds = quadrant_faces(8)
     train(ds, tiny_config(epochs=2), tmp_path / "run", verbose=0)
     assert (tmp_path / "run" / "metrics_val.json").is_file()
-    train(ds, tiny_config(epochs=1), tmp_path / "run", verbose=0, evaluate=False)
+    train(ds, tiny_config(epochs=1), tmp_path / "run", verbose=0, evaluate=False, force=True)
     rows = (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows] == [0]  # not 0, 1, 0
     assert not (tmp_path / "run" / "metrics_val.json").exists()  # stale metrics of the first run are gone
@@ -174,7 +266,7 @@ def test_an_interrupted_multi_phase_run_resumes_in_the_phase_it_stopped_in(tmp_p
     run = train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
     epochs = [int(line.split(",")[0]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
     assert epochs == [0, 1, 2, 3]
-    assert len(run.history["loss"]) == 3  # phase 0 (2 epochs, from its saved record) + the last epoch
+    assert len(run.history["loss"]) == 4  # phase 0, the epoch before the cut and the last one: every epoch
     assert not (tmp_path / "run" / "backup").exists()
 
 

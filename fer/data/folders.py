@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +22,10 @@ SPLIT_FOLDERS: dict[str, str] = {
     "val": "val", "valid": "val", "validation": "val", "publictest": "val",
     "test": "test", "testing": "test", "privatetest": "test",
 }
+
+#: Images smaller than this many pixels a side are refused (a 1x1 or 4x4 file is no face crop; resizing it to
+#: 48x48 makes a blur that would train as if it were a face). FER2013's faces are 48x48.
+MIN_IMAGE_SIDE = 8
 
 
 def resolve_classes(classes: Sequence[str] | None) -> tuple[str, ...]:
@@ -79,8 +84,12 @@ def load_image_folders(
         size: output ``(height, width)`` or side; images of another size are resized. ``None`` uses the
             first image's size.
         color: ``"grayscale"`` (1 channel) or ``"rgb"`` (3 channels, RGB order).
-        on_error: ``"raise"`` stops at an unknown class folder, an unreadable image or an empty split,
-            naming it; ``"skip"`` leaves it out and warns (the list is in ``ds.meta["skipped"]``).
+        on_error: ``"raise"`` stops at an unknown class folder, an unreadable image, an
+            image smaller than :data:`MIN_IMAGE_SIDE` pixels a side, an entry that cannot be inspected (a
+            symlink cycle, a permission error) or an empty split, naming it; ``"skip"`` leaves it out and
+            warns (the list is in ``ds.meta["skipped"]``). A class folder without images in a split that has
+            images is read (its class just has no faces there) with a warning; ``ds.meta["empty_class_folders"]``
+            lists them.
         split: the split of every row in the flat layout (one of ``"train"``, ``"val"``, ``"test"``).
         source: the source name stored per row (default: ``root``'s folder name).
 
@@ -90,7 +99,8 @@ def load_image_folders(
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
-        DataError: unknown class folder, unreadable image, empty split, no images at all.
+        DataError: unknown class folder, unreadable or tiny image, uninspectable entry (symlink
+            cycle), empty split, no images at all.
     """
     check_on_error(on_error)
     channels = check_color(color)
@@ -104,7 +114,8 @@ def load_image_folders(
     report = SkipReport(str(root))
     ignored: list[str] = []
 
-    subdirs = sorted((p for p in _scan(root) if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    subdirs = sorted((p for p in _scan(root) if not p.name.startswith(".") and _kind(report, on_error, p) == "dir"),
+                     key=lambda p: p.name)
     split_dirs = [p for p in subdirs if p.name.lower() in SPLIT_FOLDERS]
     if split_dirs:
         layout = "splits"
@@ -123,12 +134,13 @@ def load_image_folders(
     labels: list[int] = []
     splits: list[str] = []
     mapping: dict[str, str] = {}
+    empty_classes: list[str] = []
+    empty: list[str] = []  # class folders without images in a split that has images
     for split_name, folder in parts:
         n_before = len(files)
-        class_dirs = [p for p in _scan(folder) if p.is_dir() and not p.name.startswith(".")]
-        for p in _scan(folder):
-            if p.is_file() and not p.name.startswith("."):
-                ignored.append(os.path.relpath(p.path, root))
+        entries = [(p, _kind(report, on_error, p)) for p in _scan(folder) if not p.name.startswith(".")]
+        class_dirs = [p for p, kind in entries if kind == "dir"]
+        ignored += [os.path.relpath(p.path, root) for p, kind in entries if kind == "file"]
         if not class_dirs:
             _bad(report, on_error, str(folder), f"has no class folders (expected {folder}/<class>/*.png)",
                  "Add class folders")
@@ -144,19 +156,28 @@ def load_image_folders(
                 continue
             mapping[cdir.name] = key
             label = classes.index(key)
+            n_class = len(files)
             for entry in sorted(_scan(cdir.path), key=lambda p: p.name):
                 if entry.name.startswith("."):
                     continue
-                if not entry.is_file() or os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
+                kind = _kind(report, on_error, entry)
+                if kind is None:
+                    continue
+                if kind != "file" or os.path.splitext(entry.name)[1].lower() not in IMAGE_EXTENSIONS:
                     ignored.append(os.path.relpath(entry.path, root))
                     continue
                 files.append(entry.path)
                 labels.append(label)
                 splits.append(split_name)
+            if len(files) == n_class:
+                empty_classes.append(cdir.path)
         if len(files) == n_before:
             _bad(report, on_error, str(folder),
                  f"split {split_name!r} contains no {'/'.join(IMAGE_EXTENSIONS)} images",
                  "Add images or remove the empty folder")
+        else:  # a split with images: an empty class folder in it is worth a word (its class has no faces there)
+            empty += [os.path.relpath(path, root) for path in empty_classes]
+        empty_classes.clear()
 
     images = None
     keep = np.ones(len(files), dtype=bool)
@@ -166,6 +187,11 @@ def load_image_folders(
             image = decode_image(path, color)
         except (ValueError, OSError) as exc:
             _bad(report, on_error, path, f"unreadable image: {exc}", "Delete or replace the file")
+            keep[i] = False
+            continue
+        if min(image.shape[:2]) < MIN_IMAGE_SIDE:
+            _bad(report, on_error, path, f"image is {image.shape[1]}x{image.shape[0]} pixels, smaller than the "
+                 f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE} a face crop needs", "Delete or replace the file")
             keep[i] = False
             continue
         if images is None:
@@ -179,6 +205,10 @@ def load_image_folders(
         raise DataError(f"{root}: no readable images found (layout {layout!r}; skipped {len(report)} entries: "
                         f"{report.skipped[:3]}). Expected root/<split>/<class>/*.png or root/<class>/*.png.")
     report.warn()
+    if empty:
+        warnings.warn(f"{root}: {len(empty)} class folder(s) hold no {'/'.join(IMAGE_EXTENSIONS)} images, so their "
+                      f"class has no faces in that split: {empty[:5]}{' ...' if len(empty) > 5 else ''}. Add images "
+                      "or remove the folders (listed in ds.meta['empty_class_folders']).", stacklevel=2)
     rel = np.array([os.path.relpath(f, root) for f in files], dtype=str)
     return Dataset(
         images=images[keep],
@@ -188,7 +218,8 @@ def load_image_folders(
         origin=rel[keep],
         classes=classes,
         meta={"name": root.name, "path": str(root), "layout": layout, "class_folders": mapping,
-              "color": color, "resized": resized, "skipped": report.skipped, "ignored": ignored},
+              "color": color, "resized": resized, "skipped": report.skipped, "ignored": ignored,
+              "empty_class_folders": empty},
     )
 
 
@@ -196,6 +227,25 @@ def _scan(folder) -> list[os.DirEntry]:
     """Directory entries of ``folder`` (``os.DirEntry`` caches the file type: no extra stat per file)."""
     with os.scandir(folder) as it:
         return list(it)
+
+
+def _kind(report: SkipReport, on_error: str, entry: os.DirEntry) -> str | None:
+    """``"dir"``, ``"file"`` or ``"other"`` for a directory entry (symlinks followed), or ``None`` when it cannot
+    be inspected (a symlink cycle, a permission error): raised as a DataError, or skipped, like any bad entry."""
+    try:
+        if entry.is_dir():
+            return "dir"
+        if entry.is_file():
+            return "file"
+        if entry.is_symlink() and not os.path.exists(entry.path):
+            os.stat(entry.path)  # a dangling link or a cycle: say which
+        return "other"
+    except OSError as exc:
+        if any(where == entry.path for where, _ in report.skipped):
+            return None  # the flat layout scans the root twice: report it once
+        _bad(report, on_error, entry.path, f"cannot be read ({exc.strerror or exc}; a symlink cycle or a "
+             "broken link?)", "Remove or fix the link")
+        return None
 
 
 def _bad(report: SkipReport, on_error: str, where: str, reason: str, fix: str) -> None:

@@ -174,3 +174,42 @@ def test_bad_arguments(tmp_path):
         load_image_folders(tmp_path, color="bgr")
     with pytest.raises(ValueError, match="split"):
         load_image_folders(tmp_path, split="holdout")
+
+
+def test_empty_class_folder_is_named_in_a_warning(tmp_path):
+    put(tmp_path / "train" / "happy" / "1")
+    put(tmp_path / "train" / "sad" / "1")
+    (tmp_path / "train" / "fear").mkdir()  # the fear faces were never copied
+    with pytest.warns(UserWarning, match=r"1 class folder\(s\) hold no .* images.*train/fear"):
+        ds = load_image_folders(tmp_path)
+    assert ds.meta["empty_class_folders"] == ["train/fear"] and len(ds) == 2
+
+
+def test_image_smaller_than_a_face_raises_or_is_skipped(tmp_path):
+    put(tmp_path / "happy" / "a", size=1)  # first, so it would set the size of every face
+    put(tmp_path / "happy" / "b", size=16)
+    with pytest.raises(DataError, match=r"a\.png: image is 1x1 pixels, smaller than the 8x8.*Delete or replace"):
+        load_image_folders(tmp_path)
+    with pytest.warns(UserWarning, match="a.png"):
+        ds = load_image_folders(tmp_path, on_error="skip")
+    assert ds.origin.tolist() == ["happy/b.png"] and ds.image_shape == (16, 16, 1)
+
+
+@pytest.mark.parametrize("where", ["image", "class_folder"])
+def test_symlink_cycle_raises_a_data_error_or_is_skipped(tmp_path, where):
+    import os
+
+    put(tmp_path / "happy" / "good")
+    if where == "image":
+        os.symlink("y.png", tmp_path / "happy" / "x.png")
+        os.symlink("x.png", tmp_path / "happy" / "y.png")
+        loop = "x.png"
+    else:
+        os.symlink("surprise", tmp_path / "sad")
+        os.symlink("sad", tmp_path / "surprise")
+        loop = "sad"
+    with pytest.raises(DataError, match=rf"{loop}: cannot be read .*symlink cycle.*Remove or fix the link"):
+        load_image_folders(tmp_path)
+    with pytest.warns(UserWarning, match="skipped 2"):
+        ds = load_image_folders(tmp_path, on_error="skip")
+    assert ds.origin.tolist() == ["happy/good.png"]
