@@ -45,6 +45,21 @@ def _add_train(sub) -> None:
     p.add_argument("--train-size", type=int, help="train on a class-stratified sample of this many faces")
     p.add_argument("--out", help="run folder (default results/runs/<recipe or model>)")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of a progress bar")
+    p.add_argument("--val-split", type=float, metavar="F",
+                   help="when the data has no validation split (e.g. the Kaggle train/test folders): carve one from "
+                        "train, stratified by class and grouped by subject, this fraction in (0, 0.5] (default 0.1)")
+    p.add_argument("--resplit", metavar="T,V,E",
+                   help="replace the published splits by a stratified train,val,test re-split, e.g. 0.7,0.1,0.2 "
+                        "(the sources' protocol; scores are then not comparable with published ones)")
+    p.add_argument("--schedule", choices=("plateau", "cosine", "cosine_restarts", "constant"),
+                   help="learning-rate schedule (cosine_restarts: SGDR warm restarts)")
+    p.add_argument("--phase", action="append", metavar="EPOCHS:LR:LAYERS",
+                   help="a fine-tuning phase, repeatable, e.g. --phase 20:1e-3:0 --phase 50:5e-4:80 --phase 30:1e-4:-1 "
+                        "(LAYERS: 0 = head only, N = also the last N backbone layers, -1 = all, 'all' = everything "
+                        "incl. BatchNorm, a warm restart)")
+    p.add_argument("--clipnorm", type=float, help="clip each gradient to this L2 norm")
+    p.add_argument("--metrics", help="comma-separated training metrics recorded each epoch: accuracy (always), "
+                                     "precision, recall, macro_f1")
     p.add_argument("--force", action="store_true",
                    help="start over in --out even if it holds a finished or interrupted run")
     p.add_argument("--strategy", choices=("mirrored", "multiworker", "tpu"),
@@ -71,9 +86,16 @@ def _train(args) -> int:
     for flag, field in (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"),
                         ("label_smoothing", "label_smoothing"), ("class_weights", "class_weighting"),
                         ("mixup", "mixup_alpha"), ("soft_labels", "soft_labels"), ("loss", "loss"),
-                        ("seed", "seed"), ("strategy", "strategy"), ("backup_steps", "backup_steps")):
+                        ("seed", "seed"), ("strategy", "strategy"), ("backup_steps", "backup_steps"),
+                        ("schedule", "schedule"), ("clipnorm", "clipnorm")):
         if getattr(args, flag) is not None:
             over[field] = getattr(args, flag)
+    if args.metrics:
+        over["metrics"] = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    if args.phase:
+        phases = [_parse_phase(text) for text in args.phase]
+        over["phases"], over["epochs"] = phases, sum(ph.epochs for ph in phases)
+        cfg = replace(cfg, phases=[])  # the command line's phases replace a recipe's
     clash = [f"--{k.replace('_', '-')}" for k in ("epochs", "lr") if k in over and cfg.phases]
     if clash:
         raise SystemExit(f"train: {' and '.join(clash)} cannot change recipe {args.recipe!r}: it trains in "
@@ -92,7 +114,11 @@ def _train(args) -> int:
     out = args.out or str(Path("results") / "runs" / name)
     if not args.strategy:  # with several workers only the chief writes --out (fer.distribute)
         check_out_dir(Path(out))
+    if args.val_split is not None and not 0 < args.val_split <= 0.5:
+        raise UsageError(f"--val-split {args.val_split}: the validation fraction must be in (0, 0.5], e.g. 0.1")
+    fractions = _parse_fractions(args.resplit) if args.resplit else None
     ds = load_dataset(args.data)  # "synthetic" is one fixed set everywhere, whatever the training seed
+    ds = _with_validation(ds, args.val_split, fractions, seed=over.get("seed", cfg.seed))
     if args.train_size:
         ds = ds.sample("train", args.train_size, seed=cfg.seed)
     try:
@@ -109,6 +135,55 @@ def _train(args) -> int:
     for split, m in run.metrics.items():
         print(f"{split}: accuracy {m['accuracy']:.4f}  macro-F1 {m['macro_f1']:.4f}")
     return 0
+
+
+def _parse_phase(text: str):
+    from fer.train import Phase
+
+    parts = text.split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        layers = None if parts[2] == "all" else int(parts[2])
+        return Phase(epochs=int(parts[0]), lr=float(parts[1]), trainable_layers=layers)
+    except ValueError:
+        raise UsageError(f"--phase {text!r}: write EPOCHS:LR:LAYERS, e.g. --phase 20:1e-3:0 (head only), "
+                         "--phase 50:5e-4:80 (also the last 80 backbone layers), --phase 30:1e-4:-1 (all)") from None
+
+
+def _parse_fractions(text: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 3 or min(parts) < 0 or parts[0] <= 0 or abs(sum(parts) - 1) > 1e-6:
+        raise UsageError(f"--resplit {text!r}: give three fractions train,val,test that sum to 1, e.g. 0.7,0.1,0.2")
+    return parts
+
+
+def _with_validation(ds, val_split: float | None, fractions, seed: int):
+    """The dataset with a validation split: re-split on request, carved from train when it has none."""
+    from fer.data.splits import carve_validation, resplit
+
+    if fractions is not None:
+        ds = resplit(ds, fractions, seed=seed)
+        print(f"fer train: re-split into train/val/test = {fractions} (stratified, seed {seed}): "
+              f"{ds.counts() if hasattr(ds, 'counts') else ''}", file=sys.stderr)
+        return ds
+    if "val" in ds.splits():
+        if val_split is not None:
+            raise UsageError(f"--val-split {val_split}: this dataset already has a validation split "
+                             f"({ds.splits()}); drop --val-split, or use --resplit T,V,E to re-split everything")
+        return ds
+    if "train" not in ds.splits():
+        return ds  # train() says what is missing
+    fraction = 0.1 if val_split is None else val_split
+    ds = carve_validation(ds, fraction, seed=seed)
+    grouped = " and grouped by subject" if ds.groups is not None else ""
+    print(f"fer train: the data has no validation split; carved {fraction:.0%} of train "
+          f"({int((ds.split == 'val').sum())} faces, stratified by class{grouped}, seed {seed}); "
+          "test is untouched (--val-split F changes the fraction)", file=sys.stderr)
+    return ds
 
 
 def _add_models(sub) -> None:

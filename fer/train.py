@@ -122,6 +122,10 @@ class TrainConfig:
         strategy: ``None`` (one process, default device), or a :mod:`fer.distribute` strategy name:
             ``"mirrored"`` (every GPU of this machine), ``"multiworker"`` (the workers ``TF_CONFIG`` names) or
             ``"tpu"``. ``batch_size`` is then per replica: the global batch is ``batch_size x replicas``.
+        clipnorm: clip each gradient to this L2 norm (``None``: no clipping), against exploding updates.
+        metrics: what the history records each epoch, from :data:`METRICS`: ``"accuracy"``, ``"precision"``
+            and ``"recall"`` (one-vs-rest at probability 0.5, Keras' definitions, as the sources report them)
+            and ``"macro_f1"``.
         backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
             every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
             epoch it was in from the checkpoint's weights.
@@ -160,6 +164,8 @@ class TrainConfig:
     recalibrate_bn: bool = False
     strategy: str | None = None
     backup_steps: int = 0
+    clipnorm: float | None = None
+    metrics: tuple[str, ...] = ("accuracy",)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -172,6 +178,8 @@ class TrainConfig:
         d["phases"] = [Phase(**p) for p in d.get("phases", [])]
         if d.get("input_shape") is not None:
             d["input_shape"] = tuple(d["input_shape"])
+        if "metrics" in d:
+            d["metrics"] = tuple(d["metrics"])
         return cls(**d)
 
     def resolved_shape(self) -> tuple[int, int, int]:
@@ -260,6 +268,24 @@ def _set_precision(policy: str) -> str:
 SCHEDULES = ("plateau", "cosine", "cosine_restarts", "constant")
 
 
+#: training metrics by name (``TrainConfig.metrics``, ``--metrics``)
+METRICS = ("accuracy", "precision", "recall", "macro_f1")
+
+
+def _make_metrics(cfg: TrainConfig, num_classes: int) -> list:
+    made = []
+    for name in cfg.metrics:
+        if name == "accuracy":
+            made.append("accuracy")
+        elif name == "precision":
+            made.append(keras.metrics.Precision(name="precision"))
+        elif name == "recall":
+            made.append(keras.metrics.Recall(name="recall"))
+        elif name == "macro_f1":
+            made.append(keras.metrics.F1Score(average="macro", name="macro_f1"))
+    return made
+
+
 def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int, schedule: str | None = None):
     schedule = schedule or cfg.schedule
     if schedule in ("cosine", "cosine_restarts"):
@@ -268,12 +294,13 @@ def _make_optimizer(cfg: TrainConfig, lr, steps_per_epoch: int, epochs: int, sch
                           first_period=steps_per_epoch * max(1, (epochs - cfg.warmup_epochs) // 3))
     elif schedule not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    clip = {"clipnorm": cfg.clipnorm} if cfg.clipnorm else {}
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
+        return keras.optimizers.Adam(lr, **clip)
     if cfg.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay or 1e-4)
+        return keras.optimizers.AdamW(lr, weight_decay=cfg.weight_decay or 1e-4, **clip)
     if cfg.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None)
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=cfg.weight_decay or None, **clip)
     raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {cfg.optimizer!r}")
 
 
@@ -411,6 +438,15 @@ def check_config(cfg: TrainConfig) -> None:
         raise UsageError(f"optimizer={cfg.optimizer!r}: choose one of {OPTIMIZERS}")
     if cfg.schedule not in SCHEDULES:
         raise UsageError(f"schedule={cfg.schedule!r}: choose one of {SCHEDULES}")
+    unknown = [m for m in cfg.metrics if m not in METRICS]
+    if unknown or "accuracy" not in cfg.metrics:
+        raise UsageError(f"metrics={list(cfg.metrics)!r} (--metrics): choose from {METRICS}, accuracy included "
+                         "(checkpoints and early stopping follow it), e.g. --metrics accuracy,precision,recall")
+    if cfg.loss == "arcface" and len(cfg.metrics) > 1:
+        raise UsageError("--metrics precision/recall/macro_f1 need probabilities; loss='arcface' trains on margin "
+                         "logits: use --metrics accuracy")
+    if cfg.clipnorm is not None and not (math.isfinite(cfg.clipnorm) and cfg.clipnorm > 0):
+        raise UsageError(f"clipnorm={cfg.clipnorm!r} (--clipnorm): give a positive gradient norm, e.g. --clipnorm 1.0")
     if cfg.loss not in LOSSES:
         raise UsageError(f"loss={cfg.loss!r} (--loss): choose one of {LOSSES}")
     if not 0.0 <= cfg.label_smoothing < 1.0:
@@ -467,6 +503,20 @@ def run_state(out: str | os.PathLike) -> str:
     if (out / "final.weights.h5").is_file() and (out / "history.json").is_file():
         return "trained"
     return "new"
+
+
+def _split_record(ds: Dataset) -> dict:
+    """How the dataset's splits were made when the project made them (a carved validation, a re-split):
+    the settings and a hash of the rows, so a resumed run can check it trains on the same split."""
+    import hashlib
+
+    made = {}
+    for key in ("carved_validation", "resplit"):
+        if key in ds.meta:
+            settings = {k: v for k, v in ds.meta[key].items() if k != "rows"}
+            settings["split_sha256"] = hashlib.sha256(ds.split.astype(str).tobytes()).hexdigest()
+            made[key] = settings
+    return made
 
 
 def _config_changes(out: Path, record: dict) -> list[str]:
@@ -536,7 +586,8 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
               "train_split": train_split, "val_split": val_split if has_val else None,
               "num_classes": ds.num_classes, "classes": list(ds.classes),
               "train_faces": int((ds.split == train_split).sum()),
-              **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))} if cfg.init_from else {})}
+              **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))} if cfg.init_from else {}),
+              **_split_record(ds)}
     state = run_state(out)  # every worker reads the chief's folder: they resume (or stop) together
     if state != "new" and not force:
         changes = _config_changes(out, record)
@@ -698,7 +749,7 @@ def _train(ds: Dataset, cfg: TrainConfig, out: Path, record: dict, state: str, s
             if cfg.phases:
                 _set_trainable(model, phase.trainable_layers)
             model.compile(optimizer=_make_optimizer(cfg, phase.lr, len(train_seq), phase.epochs, phase.schedule),
-                          loss=_make_loss(cfg), metrics=["accuracy"])
+                          loss=_make_loss(cfg), metrics=_make_metrics(cfg, ds.num_classes))
         mode = "max" if "acc" in monitor else "min"
         checkpoint = keras.callbacks.ModelCheckpoint(str(out / "best.keras"), monitor=monitor, mode=mode,
                                                      save_best_only=True)

@@ -28,6 +28,19 @@ SPLIT_FOLDERS: dict[str, str] = {
 MIN_IMAGE_SIDE = 8
 
 
+def folder_classes(names: Sequence[str]) -> tuple[str, ...]:
+    """The classes a set of class-folder names makes, in a stable order: the seven
+    :data:`~fer.labels.EMOTIONS` first with their canonical ids (0-6, whether or not each has a folder),
+    then every other class (``pain``, ``contempt``...) in alphabetical order.
+
+    Example:
+        >>> folder_classes(["Pain", "happy", "anger", "boredom"])[7:]
+        ('boredom', 'pain')
+    """
+    extra = sorted({class_key(n) for n in names} - set(EMOTIONS))
+    return EMOTIONS + tuple(extra)
+
+
 def resolve_classes(classes: Sequence[str] | None) -> tuple[str, ...]:
     """Canonical class names for a reader's ``classes`` argument (``None`` → :data:`fer.labels.EMOTIONS`).
 
@@ -81,6 +94,8 @@ def load_image_folders(
         root: the dataset folder.
         classes: class names in label order; ``None`` means the 7 FER2013 :data:`~fer.labels.EMOTIONS`.
             Other names (``["happy", "pain"]``) are allowed; folder names must then match them.
+            ``"auto"`` reads them from the folder names (:func:`folder_classes`: the seven emotions keep
+            their ids, other classes follow alphabetically).
         size: output ``(height, width)`` or side; images of another size are resized. ``None`` uses the
             first image's size.
         color: ``"grayscale"`` (1 channel) or ``"rgb"`` (3 channels, RGB order).
@@ -105,7 +120,8 @@ def load_image_folders(
     check_on_error(on_error)
     channels = check_color(color)
     target = check_size(size)
-    classes = resolve_classes(classes)
+    auto = isinstance(classes, str) and classes == "auto"
+    classes = EMOTIONS if auto else resolve_classes(classes)
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     root = Path(root)
@@ -129,6 +145,9 @@ def load_image_folders(
     else:
         layout = "flat"
         parts = [(split, root)]
+    if auto:
+        classes = folder_classes([p.name for _, folder in parts for p in _scan(folder)
+                                  if not p.name.startswith(".") and _is_dir(p)])
 
     files: list[str] = []
     labels: list[int] = []
@@ -253,3 +272,11 @@ def _bad(report: SkipReport, on_error: str, where: str, reason: str, fix: str) -
     if on_error == "raise":
         raise DataError(f"{where}: {reason}. {fix}, or pass on_error='skip' to leave it out.")
     report.add(where, reason)
+
+
+def _is_dir(entry: os.DirEntry) -> bool:
+    """``entry.is_dir()``, False for an entry that cannot be inspected (reported later by the reader)."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False

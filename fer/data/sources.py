@@ -55,7 +55,7 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
     if path.is_dir():
         from fer.data.folders import load_image_folders
 
-        return load_image_folders(path)
+        return load_image_folders(path, classes="auto")  # a 'pain/' folder is an 8th class, not an error
     if path.is_file():
         from fer.data.fer2013 import load_fer2013_csv
 

@@ -111,6 +111,11 @@ def carve_validation(ds: Dataset, fraction: float = 0.1, seed: int = 0, from_spl
     if from_split not in present:
         raise ValueError(f"cannot carve a validation split from {from_split!r}: the dataset has only {present}")
     rows = np.flatnonzero(ds.split == from_split)
+    counts = np.bincount(ds.labels[rows], minlength=ds.num_classes)
+    lonely = [ds.classes[c] for c in range(ds.num_classes) if counts[c] == 1]
+    if lonely:
+        raise ValueError(f"class {lonely[0]!r} has only 1 {from_split} face: a validation split needs at least 2 "
+                         "faces of each class (one for each side); add faces to that class folder or remove it")
     units = ds.groups[rows].astype(str) if ds.groups is not None else rows.astype(str)
     picked = rows[_stratified_pick(ds.labels[rows], units, fraction, np.random.default_rng(seed))]
     split = ds.split.astype(object).copy()

@@ -149,7 +149,8 @@ def config_mismatch(run_dir: Path, cfg: TrainConfig) -> dict:
     """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``)."""
     stored = _comparable(json.loads((run_dir / "config.json").read_text()))
     expected = _comparable(cfg.to_dict())
-    return {k: (stored.get(k), v) for k, v in expected.items() if stored.get(k) != v}
+    # fields added to TrainConfig after a run was trained are not in its config.json: not a difference
+    return {k: (stored[k], v) for k, v in expected.items() if k in stored and stored[k] != v}
 
 
 def run_state(run_dir: Path, cfg: TrainConfig) -> str:
