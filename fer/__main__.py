@@ -58,6 +58,10 @@ def _add_train(sub) -> None:
                         "(LAYERS: 0 = head only, N = also the last N backbone layers, -1 = all, 'all' = everything "
                         "incl. BatchNorm, a warm restart)")
     p.add_argument("--clipnorm", type=float, help="clip each gradient to this L2 norm")
+    p.add_argument("--distill-from", action="append", metavar="TEACHER",
+                   help="knowledge distillation from a teacher .keras model (repeat for an ensemble teacher)")
+    p.add_argument("--distill-alpha", type=float, help="weight of the teacher's targets (default 0.5)")
+    p.add_argument("--distill-temperature", type=float, help="softening temperature (default 2.0)")
     p.add_argument("--metrics", help="comma-separated training metrics recorded each epoch: accuracy (always), "
                                      "precision, recall, macro_f1")
     p.add_argument("--force", action="store_true",
@@ -87,9 +91,12 @@ def _train(args) -> int:
                         ("label_smoothing", "label_smoothing"), ("class_weights", "class_weighting"),
                         ("mixup", "mixup_alpha"), ("soft_labels", "soft_labels"), ("loss", "loss"),
                         ("seed", "seed"), ("strategy", "strategy"), ("backup_steps", "backup_steps"),
-                        ("schedule", "schedule"), ("clipnorm", "clipnorm")):
+                        ("schedule", "schedule"), ("clipnorm", "clipnorm"), ("distill_alpha", "distill_alpha"),
+                        ("distill_temperature", "distill_temperature")):
         if getattr(args, flag) is not None:
             over[field] = getattr(args, flag)
+    if args.distill_from:
+        over["distill_from"] = args.distill_from[0] if len(args.distill_from) == 1 else list(args.distill_from)
     if args.metrics:
         over["metrics"] = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     if args.phase:

@@ -126,6 +126,9 @@ class TrainConfig:
         metrics: what the history records each epoch, from :data:`METRICS`: ``"accuracy"``, ``"precision"``
             and ``"recall"`` (one-vs-rest at probability 0.5, Keras' definitions, as the sources report them)
             and ``"macro_f1"``.
+        distill_from: knowledge distillation (:mod:`fer.distill`): a teacher ``.keras`` file, or a list of
+            them averaged as an ensemble; the targets blend the labels with the teacher's predictions on the
+            same augmented batch, softened by ``distill_temperature``, with weight ``distill_alpha``.
         backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
             every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
             epoch it was in from the checkpoint's weights.
@@ -166,6 +169,9 @@ class TrainConfig:
     backup_steps: int = 0
     clipnorm: float | None = None
     metrics: tuple[str, ...] = ("accuracy",)
+    distill_from: str | list[str] | None = None
+    distill_alpha: float = 0.5
+    distill_temperature: float = 2.0
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -445,6 +451,17 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.loss == "arcface" and len(cfg.metrics) > 1:
         raise UsageError("--metrics precision/recall/macro_f1 need probabilities; loss='arcface' trains on margin "
                          "logits: use --metrics accuracy")
+    if cfg.distill_from:
+        if cfg.loss == "arcface":
+            raise UsageError("distill_from (--distill-from) blends soft targets; loss='arcface' needs one true "
+                             "class per face: use the cross-entropy loss")
+        missing = [f for f in _as_list(cfg.distill_from) if not resolve_path(f).is_file()]
+        if missing:
+            raise UsageError(f"--distill-from {missing[0]}: no such teacher model; give a .keras file "
+                             "(repeat the flag for an ensemble teacher)")
+        if not 0.0 <= cfg.distill_alpha <= 1.0 or cfg.distill_temperature <= 0:
+            raise UsageError(f"distill_alpha={cfg.distill_alpha} must be in [0, 1] and distill_temperature="
+                             f"{cfg.distill_temperature} positive (--distill-alpha, --distill-temperature)")
     if cfg.clipnorm is not None and not (math.isfinite(cfg.clipnorm) and cfg.clipnorm > 0):
         raise UsageError(f"clipnorm={cfg.clipnorm!r} (--clipnorm): give a positive gradient norm, e.g. --clipnorm 1.0")
     if cfg.loss not in LOSSES:
@@ -503,6 +520,10 @@ def run_state(out: str | os.PathLike) -> str:
     if (out / "final.weights.h5").is_file() and (out / "history.json").is_file():
         return "trained"
     return "new"
+
+
+def _as_list(value) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _split_record(ds: Dataset) -> dict:
@@ -587,7 +608,9 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
               "num_classes": ds.num_classes, "classes": list(ds.classes),
               "train_faces": int((ds.split == train_split).sum()),
               **({"init_from_sha256": _sha256_or_missing(resolve_path(cfg.init_from))} if cfg.init_from else {}),
-              **_split_record(ds)}
+              **_split_record(ds),
+              **({"distill_from_sha256": [_sha256_or_missing(resolve_path(f)) for f in _as_list(cfg.distill_from)]}
+                 if cfg.distill_from else {})}
     state = run_state(out)  # every worker reads the chief's folder: they resume (or stop) together
     if state != "new" and not force:
         changes = _config_changes(out, record)
@@ -721,6 +744,11 @@ def _train(ds: Dataset, cfg: TrainConfig, out: Path, record: dict, state: str, s
         from fer.losses import ArcFaceBatches
 
         fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
+    if cfg.distill_from:
+        from fer.distill import DistillBatches, load_teacher
+
+        fit_train = DistillBatches(fit_train, load_teacher(cfg.distill_from), cfg.distill_alpha,
+                                   cfg.distill_temperature)
     fit_train_seq = fit_train
     if strategy is not None:
         fit_train = distribute.distribute_batches(fit_train, strategy)

@@ -1,0 +1,73 @@
+"""Knowledge distillation: softened teacher targets blended with the labels, on the student's own batches."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+import fer.models
+from fer.class_names import attach_class_names
+from fer.data import make_synthetic
+from fer.data.pipeline import FERSequence
+from fer.distill import DistillBatches, distill_targets, soften
+from fer.labels import EMOTIONS
+from fer.preprocess import fit_to_model
+from fer.train import TrainConfig, train
+
+
+def test_soften_flattens_with_temperature_and_keeps_the_order():
+    p = np.array([[0.7, 0.2, 0.1]])
+    assert np.allclose(soften(p, 1.0), p)
+    hot, warm = soften(p, 1.0), soften(p, 4.0)
+    entropy = [-(q * np.log(q)).sum() for q in (hot, warm)]
+    assert entropy[1] > entropy[0] and np.argsort(warm[0]).tolist() == np.argsort(p[0]).tolist()
+    assert np.allclose(warm.sum(), 1.0)
+    with pytest.raises(ValueError, match="positive"):
+        soften(p, 0.0)
+
+
+def test_targets_blend_labels_and_teacher():
+    labels, teacher = np.array([[1.0, 0.0]]), np.array([[0.2, 0.8]])
+    assert np.allclose(distill_targets(labels, teacher, 0.0, 2.0), labels)
+    assert np.allclose(distill_targets(labels, teacher, 1.0, 1.0), teacher)
+    assert np.allclose(distill_targets(labels, teacher, 0.5, 1.0), [[0.6, 0.4]])
+    with pytest.raises(ValueError, match="alpha"):
+        distill_targets(labels, teacher, 1.5, 1.0)
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = fer.models.build("simple_cnn", (32, 32, 3))
+    attach_class_names(model, EMOTIONS)
+    path = tmp_path_factory.mktemp("teacher") / "teacher.keras"
+    model.save(path)
+    return model, path
+
+
+def test_batches_carry_the_teachers_view_of_the_same_augmented_faces(teacher):
+    model, _ = teacher
+    ds = make_synthetic(n_per_class=4, seed=0)
+    seq = FERSequence(ds, "train", (48, 48, 1), 8, augment=True, seed=0)
+    images, labels = seq[0]
+    wrapped = DistillBatches(FERSequence(ds, "train", (48, 48, 1), 8, augment=True, seed=0), model, 0.7, 2.0)
+    same_images, targets = wrapped[0]
+    assert np.array_equal(same_images, images)
+    expected = distill_targets(labels, model.predict(fit_to_model(images, (32, 32, 3)), verbose=0), 0.7, 2.0)
+    assert np.allclose(targets, expected, atol=1e-5) and np.allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    three = fer.models.build("baseline_cnn", num_classes=3)
+    with pytest.raises(ValueError, match="3 classes"):
+        DistillBatches(seq, three)
+
+
+def test_a_student_trains_from_a_teacher_file_and_records_its_hash(teacher, tmp_path):
+    _, path = teacher
+    cfg = TrainConfig(model="baseline_cnn", epochs=1, batch_size=16, early_stopping=0, distill_from=str(path),
+                      distill_alpha=0.8, distill_temperature=3.0)
+    run = train(make_synthetic(n_per_class=5, seed=0), cfg, tmp_path / "student", verbose=0)
+    config = json.loads((tmp_path / "student" / "config.json").read_text())
+    from fer.provenance import file_sha256
+
+    assert config["distill_from_sha256"] == [file_sha256(path)] and config["distill_alpha"] == 0.8
+    assert np.isfinite(run.history["loss"]).all()
