@@ -31,9 +31,9 @@ The package follows the data, one module a step (each module's docstring holds i
 """
 
 from fer.class_names import attach_class_names, class_names
+from fer.inference.alignment import FRAMING, aligned_crop
 from fer.inference.classifier import DEFAULT_MODEL, Classifier, load_classifier
 from fer.inference.cli import DEMO_IMAGE, add_predict_parser, add_webcam_parser, cli_errors
-from fer.inference.alignment import FRAMING, aligned_crop
 from fer.inference.detection import (
     DETECTORS,
     LIVE_DETECTOR,

@@ -24,7 +24,7 @@ import numpy as np
 from fer.inference.detection import Face
 
 #: FER2013 framing relative to the eyes (``results/framing_calibration.json``, key ``"framing"``).
-FRAMING: dict[str, float] = {"dx": 0.0, "dy": 0.28, "scale": 2.4}
+FRAMING: dict[str, float] = {"dx": 0.0212, "dy": 0.2966, "scale": 2.776}
 #: Side of the aligned crop in pixels is the face's own size, kept within these bounds (the classifier resizes).
 CROP_SIDE = (48, 192)
 

@@ -154,10 +154,10 @@ def check_accuracy(images: np.ndarray, labels: np.ndarray, classifier, rng: np.r
         crops["original_crop"].append(face)
         found["original_crop"].append(True)
         hit = _best(yunet.detect(canvas), square)
-        for key, make in (("yunet_aligned_calibrated", lambda f: aligned_crop(canvas, f, framing)),
-                          ("yunet_raw_box", lambda f: crop_face(canvas, f.box, 0.0))):
+        for key in ("yunet_aligned_calibrated", "yunet_raw_box"):
             found[key].append(hit is not None)
-            crops[key].append(make(hit) if hit is not None else face)
+        crops["yunet_aligned_calibrated"].append(aligned_crop(canvas, hit, framing) if hit is not None else face)
+        crops["yunet_raw_box"].append(crop_face(canvas, hit.box, 0.0) if hit is not None else face)
         if haar is not None:
             boxes = [Face(b, None, 1.0) for b in haar(canvas)]
             hh = _best(boxes, square)
@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(prog="python -m fer.inference.calibrate_framing", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default=str(DEFAULT_FER), help=f"FER2013 csv(.gz) (default {DEFAULT_FER})")
-    p.add_argument("--ckplus", default=str(DEFAULT_CKPLUS), help=f"CK+48 folder for the check (default {DEFAULT_CKPLUS})")
+    p.add_argument("--ckplus", default=str(DEFAULT_CKPLUS),
+                   help=f"CK+48 folder for the check (default {DEFAULT_CKPLUS})")
     p.add_argument("--fit", type=int, default=1500, help="training faces to fit on (default 1500)")
     p.add_argument("--check", type=int, default=500, help="held-out training faces for the residuals (default 500)")
     p.add_argument("--public", type=int, default=1000,

@@ -17,10 +17,12 @@ largest face first) and ``detector(image) -> list[Box]``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -72,6 +74,21 @@ def _scaled(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]
 
 
 # --------------------------------------------------------------------------- YuNet
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV's own log lowered to errors for the duration (where this OpenCV lets Python set it)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None or not hasattr(log, "setLogLevel"):
+        yield
+        return
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
 
 
 def sha256_of(path: str | os.PathLike) -> str:
@@ -127,8 +144,9 @@ class YuNetDetector:
             raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
         path = check_yunet_model(YUNET_MODEL if model is None else model, YUNET_SHA256 if model is None else None)
         try:
-            self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
-                                                  float(nms_threshold), int(top_k))
+            with _quiet_opencv():  # OpenCV 5 warns that its new DNN engine ignores the (default) target
+                self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
+                                                      float(nms_threshold), int(top_k))
         except cv2.error as err:
             raise ValueError(f"could not load a YuNet model from {str(path)!r}: "
                              f"{str(err).strip().splitlines()[-1]}") from None

@@ -43,9 +43,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fer.inference import DETECTORS, Classifier, detect_and_predict, draw_predictions, load_classifier, make_detector
+from fer.inference.tracking import IoUTracker
 from fer.provenance import file_sha256
 from fer.serve.images import RequestError, decode_image
-from fer.inference.tracking import IoUTracker
 from fer.serve.uploads import body_limit, check_content_type, media_type, multipart_file, read_capped
 
 STATIC = Path(__file__).resolve().parent / "static"
