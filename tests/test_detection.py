@@ -294,3 +294,14 @@ def test_the_shipped_model_file_matches_its_attribution():
     assert detection.YUNET_SHA256 in text and "Apache" in text
     assert detection.sha256_of(detection.YUNET_MODEL) == detection.YUNET_SHA256
     assert (detection.YUNET_MODEL.parent / "yunet.LICENSE").is_file()
+
+
+def test_track_ids_are_drawn_before_the_label():
+    from fer.inference import draw_predictions
+
+    image = np.full((200, 300, 3), 60, np.uint8)
+    r = FaceResult((40, 60, 80, 80), np.array([0.2, 0.7, 0.1], np.float32), "glad")
+    plain = draw_predictions(image, [r], NAMES, bars=False)
+    tracked = draw_predictions(image, [r], NAMES, bars=False, tracks=[7])
+    label_row = slice(0, 60)  # the label sits above the box
+    assert (tracked[label_row] != plain[label_row]).any() and (tracked[60:] == plain[60:]).all()

@@ -377,6 +377,7 @@ def _stream(cap, frame, classifier: Classifier, detector: Detector, window, writ
     Faces are tracked across frames and their probabilities smoothed along each track (``--smooth``).
     """
     latest: list[FaceResult] = []
+    ids: list[int] = []
     tracker = IoUTracker()
     fps, frames, start, last = 0.0, 0, time.perf_counter(), time.perf_counter()
     ok = True
@@ -384,8 +385,8 @@ def _stream(cap, frame, classifier: Classifier, detector: Detector, window, writ
         while ok:
             if frames % args.every == 0:
                 raw = detect_and_predict(frame, classifier, detector=detector, margin=args.margin)
-                latest, _ = track_and_smooth(tracker, raw, classifier.classes, args.smooth)
-            shown = draw_predictions(frame, latest, classifier.classes)
+                latest, ids = track_and_smooth(tracker, raw, classifier.classes, args.smooth)
+            shown = draw_predictions(frame, latest, classifier.classes, tracks=ids)
             now = time.perf_counter()
             fps = 1.0 / max(now - last, 1e-6) if frames == 0 else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now

@@ -71,6 +71,7 @@ def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str 
             if not writer.isOpened():
                 raise OSError(f"could not open a video writer for {str(video_out)!r}")
             latest: list[FaceResult] = []
+            ids: list[int] = []
             try:
                 while ok:
                     if index % every == 0:
@@ -90,7 +91,7 @@ def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str 
                         else:
                             timeline.append(np.full(len(classes), np.nan, np.float32))
                             rows.append([index, f"{t:.4f}", "", -1, "", "", "", "", "", "", *[""] * len(classes)])
-                    writer.write(draw_predictions(frame, latest, classes))
+                    writer.write(draw_predictions(frame, latest, classes, tracks=ids))
                     index += 1
                     if max_frames is not None and index >= max_frames:
                         break
