@@ -305,3 +305,11 @@ def test_track_ids_are_drawn_before_the_label():
     tracked = draw_predictions(image, [r], NAMES, bars=False, tracks=[7])
     label_row = slice(0, 60)  # the label sits above the box
     assert (tracked[label_row] != plain[label_row]).any() and (tracked[60:] == plain[60:]).all()
+
+
+def test_a_plain_box_callable_still_works_as_a_detector(demo_bgr, clf):
+    boxes = [(180, 120, 170, 210)]
+    found = detect_and_predict(demo_bgr, clf, detector=lambda image, order: boxes)
+    assert [f.box for f in found] == boxes
+    expected = clf.predict([demo_bgr[99:351, 163:367]])[0]  # box + 10% margin
+    np.testing.assert_allclose(found[0].probs, expected, atol=1e-6)

@@ -75,11 +75,16 @@ def detect_and_crop(image: np.ndarray, detector: Detector | str | None = None, *
     """The faces of ``image`` (largest first) and their classifier crops.
 
     A face with landmarks (YuNet) is aligned and framed like FER2013 when ``align``; otherwise the
-    crop is its box grown by ``margin``.
+    crop is its box grown by ``margin``. A detector without ``.detect`` (any callable
+    ``image, channel_order -> boxes``) gives faces without landmarks.
     """
     order = check_order(channel_order)
     image = np.asarray(image)
-    faces = resolve_detector(detector).detect(image, order)
+    found = resolve_detector(detector)
+    if hasattr(found, "detect"):
+        faces = found.detect(image, order)
+    else:
+        faces = [Face(tuple(int(v) for v in box), None, 1.0) for box in found(image, order)]
     crops = [aligned_crop(image, f) if align and f.landmarks is not None else crop_face(image, f.box, margin)
              for f in faces]
     return faces, crops
