@@ -18,13 +18,17 @@ from fer.inference import (
     DEMO_IMAGE,
     Classifier,
     FaceResult,
+    YuNetDetector,
     add_predict_parser,
     add_webcam_parser,
+    aligned_crop,
     crop_face,
     detect_and_predict,
     detect_faces,
     draw_predictions,
+    haar_available,
     load_classifier,
+    make_detector,
     plot_timeline,
 )
 from fer.labels import EMOTIONS
@@ -190,12 +194,26 @@ def test_detect_and_predict_finds_the_face_in_the_demo_photo(demo_bgr, gray_clf)
     # The face of the portrait is centred near (265, 215) and about 220 pixels wide.
     assert abs(x + w / 2 - 265) < 40 and abs(y + h / 2 - 215) < 40 and 150 < w < 300
     assert probs.shape == (3,) and abs(float(probs.sum()) - 1) < 1e-5 and label == NAMES[int(probs.argmax())]
-    crop = crop_face(demo_bgr, (x, y, w, h), 0.1)
-    np.testing.assert_allclose(probs, gray_clf.predict([crop])[0], atol=1e-6)
+    # The default (YuNet) crop is the face with its eyes levelled, framed like FER2013.
+    face = YuNetDetector().detect(demo_bgr)[0]
+    assert face.box == (x, y, w, h)
+    np.testing.assert_allclose(probs, gray_clf.predict([aligned_crop(demo_bgr, face)])[0], atol=1e-6)
     # RGB and gray versions of the photo find the same face.
     assert detect_faces(demo_bgr[..., ::-1], channel_order="rgb") == detect_faces(demo_bgr)
     assert len(detect_faces(cv2.cvtColor(demo_bgr, cv2.COLOR_BGR2GRAY))) == 1
     assert detect_faces(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
+@pytest.mark.skipif(not haar_available(), reason=f"OpenCV {cv2.__version__} ships no Haar cascades "
+                                                  "(cv2.data.haarcascades): the haar fallback cannot run here")
+def test_haar_fallback_crops_the_box_with_a_margin(demo_bgr, gray_clf):
+    results = detect_and_predict(demo_bgr, gray_clf, detector="haar")
+    assert len(results) == 1
+    (x, y, w, h), probs, _ = results[0]
+    assert abs(x + w / 2 - 265) < 40 and abs(y + h / 2 - 215) < 40 and 150 < w < 300
+    crop = crop_face(demo_bgr, (x, y, w, h), 0.1)
+    np.testing.assert_allclose(probs, gray_clf.predict([crop])[0], atol=1e-6)
+    assert make_detector("haar").detect(demo_bgr)[0].landmarks is None
 
 
 def test_draw_predictions(demo_bgr, gray_clf):
@@ -271,10 +289,11 @@ def test_predict_cli_on_a_video(gray_path, demo_bgr, tmp_path, capsys):
     code, out, err = _cli(["predict", video, "--model", gray_path, "--out", tmp_path / "o", "--every", "2"], capsys)
     assert code == 0, err
     rows = (tmp_path / "o" / "clip.frames.csv").read_text().splitlines()
-    assert rows[0].startswith("frame,time_s,face,x,y,w,h,label")
+    assert rows[0].startswith("frame,time_s,track,face,x,y,w,h,label")
     frames = [r.split(",") for r in rows[1:]]
     assert [int(r[0]) for r in frames] == [0, 2, 4]  # every 2nd frame
-    assert [r[2] for r in frames] == ["0", "-1", "0"]  # the blank frame has no face
+    assert [r[3] for r in frames] == ["0", "-1", "0"]  # the blank frame has no face
+    assert frames[0][2] == frames[2][2] == "1" and frames[1][2] == ""  # the face keeps its track across the gap
     assert abs(float(frames[1][1]) - 0.2) < 1e-6
     cap = cv2.VideoCapture(str(tmp_path / "o" / "clip.annotated.mp4"))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 6

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer.serve.tracking import IoUTracker, iou
+from fer.inference.tracking import IoUTracker, iou
 
 
 def test_iou():

@@ -12,7 +12,7 @@ Command line (wired into ``python -m fer``)::
 
     python -m fer predict                        # the demo photo shipped in fer/assets/
     python -m fer predict photo.jpg faces/ clip.mp4 --out predictions/ [--tta] [--model FILE]
-    python -m fer webcam [--camera 0]
+    python -m fer webcam [--camera 0] [--detector haar] [--smooth 0.5]
 
 The package follows the data, one module a step (each module's docstring holds its conventions):
 
@@ -20,24 +20,42 @@ The package follows the data, one module a step (each module's docstring holds i
   the metadata of exported files;
 * :mod:`~fer.inference.classifier` — :class:`Classifier`: face crops of any size and colour in,
   class probabilities out; :func:`load_classifier`;
-* :mod:`~fer.inference.detection` — :class:`FaceDetector` (Haar cascade), :func:`crop_face`;
+* :mod:`~fer.inference.detection` — :class:`YuNetDetector` (default: boxes + 5 landmarks), :class:`FaceDetector`
+  (Haar cascade, ``detector="haar"``), :func:`make_detector`, :func:`crop_face`;
+* :mod:`~fer.inference.alignment` — eyes level, crop framed like FER2013 (:func:`aligned_crop`);
+* :mod:`~fer.inference.tracking` — :class:`IoUTracker`: face identities across video frames;
 * :mod:`~fer.inference.drawing` — boxes, labels and probability bars on the image;
-* :mod:`~fer.inference.pipeline` — detect → crop → classify → draw, :class:`FaceResult`;
+* :mod:`~fer.inference.pipeline` — detect → align + crop → classify → draw, :class:`FaceResult`;
 * :mod:`~fer.inference.video` — videos frame by frame and their emotion timeline;
 * :mod:`~fer.inference.cli` — ``python -m fer predict`` / ``webcam`` and :func:`cli_errors`.
 """
 
 from fer.class_names import attach_class_names, class_names
+from fer.inference.alignment import FRAMING, aligned_crop
 from fer.inference.classifier import DEFAULT_MODEL, Classifier, load_classifier
 from fer.inference.cli import DEMO_IMAGE, add_predict_parser, add_webcam_parser, cli_errors
-from fer.inference.detection import LIVE_DETECTOR, Box, FaceDetector, crop_face, detect_faces
+from fer.inference.detection import (
+    DETECTORS,
+    LIVE_DETECTOR,
+    Box,
+    Face,
+    FaceDetector,
+    HaarDetector,
+    YuNetDetector,
+    crop_face,
+    detect_faces,
+    haar_available,
+    make_detector,
+)
 from fer.inference.drawing import draw_predictions
 from fer.inference.pipeline import FaceResult, annotate, detect_and_predict, predict_images
 from fer.inference.runtimes import load_keras_model, read_metadata
+from fer.inference.tracking import IoUTracker
 from fer.inference.video import plot_timeline, predict_video
 
 __all__ = [
-    "DEFAULT_MODEL", "DEMO_IMAGE", "LIVE_DETECTOR", "Box", "Classifier", "FaceDetector", "FaceResult",
+    "DEFAULT_MODEL", "DEMO_IMAGE", "DETECTORS", "FRAMING", "LIVE_DETECTOR", "Box", "Classifier", "Face", "FaceDetector",
+    "FaceResult", "HaarDetector", "IoUTracker", "YuNetDetector", "aligned_crop", "haar_available", "make_detector",
     "attach_class_names", "class_names", "load_classifier", "load_keras_model", "read_metadata",
     "detect_faces", "crop_face", "detect_and_predict", "predict_images", "annotate", "draw_predictions",
     "plot_timeline", "predict_video", "add_predict_parser", "add_webcam_parser", "cli_errors",

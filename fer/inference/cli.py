@@ -3,8 +3,8 @@
 ::
 
     python -m fer predict                        # the demo photo shipped in fer/assets/
-    python -m fer predict photo.jpg faces/ clip.mp4 --out predictions/ [--tta] [--model FILE]
-    python -m fer webcam [--camera 0]
+    python -m fer predict photo.jpg faces/ clip.mp4 --out predictions/ [--tta] [--model FILE] [--detector haar]
+    python -m fer webcam [--camera 0] [--detector yunet|haar] [--smooth 0.5]
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import numpy as np
 
 from fer.data.atomic import atomic_path, write_csv, write_text
 from fer.inference.classifier import Classifier, load_classifier
-from fer.inference.detection import LIVE_DETECTOR, FaceDetector
+from fer.inference.detection import DETECTORS, LIVE_SETTINGS, Detector, make_detector
 from fer.inference.drawing import draw_predictions, draw_status
 from fer.inference.pipeline import FaceResult, detect_and_predict, predict_images
-from fer.inference.video import predict_video
+from fer.inference.tracking import IoUTracker
+from fer.inference.video import predict_video, track_and_smooth
 
 #: A public-domain face photo shipped with the package (see ``fer/assets/ATTRIBUTION.md``).
 DEMO_IMAGE = Path(__file__).resolve().parents[1] / "assets" / "grace_hopper.jpg"
@@ -70,28 +71,41 @@ class CLIError(Exception):
     """A user-facing failure with a complete message (no face found, no camera...)."""
 
 
-def _add_detection_args(p: argparse.ArgumentParser, detect_size: int = 400, scale_factor: float = 1.1) -> None:
+def _add_detection_args(p: argparse.ArgumentParser, live: bool = False) -> None:
     p.add_argument("--model", "-m", default=None, metavar="FILE", action="append",
                    help="a .keras, .tflite or .onnx model (default: the shipped models/fer2013_default.keras); "
                         "repeat it with .keras files for an ensemble that averages their probabilities")
+    p.add_argument("--detector", choices=DETECTORS, default="yunet",
+                   help="face detector: yunet (default; eyes level, crop framed like FER2013) or haar (OpenCV's "
+                        "cascade, box + --margin; needs an OpenCV that ships cv2.data.haarcascades)")
     p.add_argument("--margin", type=float, default=0.1,
-                   help="crop margin around each detected face, as a fraction of its size (default: 0.1)")
-    p.add_argument("--detect-size", type=int, default=detect_size, metavar="PX",
-                   help=f"longer side of the frame the face detector sees (default: {detect_size}; larger finds "
-                        "smaller faces, slower)")
-    p.add_argument("--min-face", type=int, default=40, metavar="PX", help="smallest face to find (default: 40 px)")
-    p.add_argument("--scale-factor", type=float, default=scale_factor, metavar="F",
-                   help=f"Haar detector scale step (default: {scale_factor}; larger is faster, may miss faces)")
+                   help="haar: crop margin around each face, as a fraction of its size (default: 0.1)")
+    sizes = {k: v["max_side"] for k, v in LIVE_SETTINGS.items()} if live else {"yunet": 640, "haar": 400}
+    p.add_argument("--detect-size", type=int, default=None, metavar="PX",
+                   help=f"longer side of the frame the face detector sees (default: yunet {sizes['yunet']}, haar "
+                        f"{sizes['haar']}; larger finds smaller faces, slower)")
+    p.add_argument("--min-face", type=int, default=None, metavar="PX",
+                   help="smallest face to find (default: yunet 20 px, haar 40 px)")
+    scale = LIVE_SETTINGS["haar"]["scale_factor"] if live else 1.1
+    p.add_argument("--scale-factor", type=float, default=scale, metavar="F",
+                   help=f"haar: detector scale step (default: {scale}; larger is faster, may miss faces)")
+    p.add_argument("--smooth", type=float, default=0.5, metavar="A",
+                   help="videos/webcam: weight of the newest frame in each tracked face's moving average of "
+                        "probabilities (default: 0.5; 1 = no smoothing)")
 
 
-def _detector_from(args: argparse.Namespace) -> FaceDetector:
+def _detector_from(args: argparse.Namespace, live: bool = False) -> Detector:
     if args.margin < 0:
         raise ValueError(f"--margin must be >= 0, got {args.margin}")
-    if args.detect_size < 48:
+    if args.detect_size is not None and args.detect_size < 48:
         raise ValueError(f"--detect-size must be at least 48 pixels, got {args.detect_size}")
     if args.scale_factor <= 1.0:
         raise ValueError(f"--scale-factor must be > 1, got {args.scale_factor}")
-    return FaceDetector(max_side=args.detect_size, min_face=args.min_face, scale_factor=args.scale_factor)
+    if not 0.0 < args.smooth <= 1.0:
+        raise ValueError(f"--smooth must be in (0, 1] (1 = no smoothing), got {args.smooth}")
+    sizes = {"yunet": 640, "haar": 400}
+    size = args.detect_size or (LIVE_SETTINGS[args.detector]["max_side"] if live else sizes[args.detector])
+    return make_detector(args.detector, max_side=size, min_face=args.min_face, scale_factor=args.scale_factor)
 
 
 def _expand_inputs(inputs: Sequence[str]) -> list[tuple[Path, str, bool]]:
@@ -174,7 +188,7 @@ def run_predict(args: argparse.Namespace) -> int:
     return status.code
 
 
-def _predict_files(items, classifier: Classifier, detector: FaceDetector, out_dir: Path,
+def _predict_files(items, classifier: Classifier, detector: Detector, out_dir: Path,
                    args: argparse.Namespace) -> int:
     classes = classifier.classes
     images_json, videos_json, rows = [], [], []
@@ -209,7 +223,8 @@ def _predict_files(items, classifier: Classifier, detector: FaceDetector, out_di
             continue
         try:
             summary = predict_video(path, classifier, out_dir, every=args.every, detector=detector,
-                                    margin=args.margin, tta=args.tta, max_frames=args.max_frames)
+                                    margin=args.margin, tta=args.tta, max_frames=args.max_frames,
+                                    smooth=args.smooth)
         except ValueError as err:
             print(f"fer predict: {'error' if explicit else 'skipped'}: {err}", file=sys.stderr)
             failed |= explicit
@@ -230,7 +245,8 @@ def _predict_files(items, classifier: Classifier, detector: FaceDetector, out_di
         "command": "python -m fer predict " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["predict"] else sys.argv[1:]),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(classifier.path) if classifier.path else None, "format": classifier.format,
-        "classes": list(classes), "tta": bool(args.tta), "margin": args.margin,
+        "classes": list(classes), "tta": bool(args.tta), "detector": args.detector,
+        "margin": args.margin if args.detector == "haar" else None,
         "images": images_json, "videos": videos_json,
     }
     write_text(json.dumps(report, indent=2), json_path)
@@ -253,7 +269,7 @@ def add_webcam_parser(subparsers: argparse._SubParsersAction) -> argparse.Argume
                     "and FPS. Press q or Esc (or close the window) to stop. --camera also accepts a video file.",
     )
     p.add_argument("--camera", default="0", help="camera index (default: 0) or a video file / stream URL")
-    _add_detection_args(p, LIVE_DETECTOR["max_side"], LIVE_DETECTOR["scale_factor"])
+    _add_detection_args(p, live=True)
     p.add_argument("--every", type=int, default=1, metavar="N", help="classify every Nth frame (default: 1)")
     p.add_argument("--out", "-o", default=None, metavar="FILE.mp4", help="also record the annotated stream")
     p.add_argument("--no-display", action="store_true", help="do not open a window (use with --out)")
@@ -321,7 +337,7 @@ def run_webcam(args: argparse.Namespace) -> int:
             ok, frame = cap.read()
             if not ok:
                 raise CLIError(f"camera {args.camera!r} opened but returned no frame")
-            detector = _detector_from(args)
+            detector = _detector_from(args, live=True)
             classifier = load_classifier(args.model)
             window = None if args.no_display else _Window("fer webcam (q to quit)")
             if window is None and not args.out:
@@ -333,7 +349,7 @@ def run_webcam(args: argparse.Namespace) -> int:
     return status.code
 
 
-def _webcam_loop(cap, frame, classifier: Classifier, detector: FaceDetector, window, args) -> int:
+def _webcam_loop(cap, frame, classifier: Classifier, detector: Detector, window, args) -> int:
     with contextlib.ExitStack() as stack:
         writer, out = None, Path(args.out) if args.out else None
         if out is not None:
@@ -355,17 +371,23 @@ def _webcam_loop(cap, frame, classifier: Classifier, detector: FaceDetector, win
     return 0
 
 
-def _stream(cap, frame, classifier: Classifier, detector: FaceDetector, window, writer,
+def _stream(cap, frame, classifier: Classifier, detector: Detector, window, writer,
             args) -> tuple[int, float, bool]:
-    """Classify, draw, show and record frames until the stream ends; ``(frames, start time, interrupted)``."""
+    """Classify, draw, show and record frames until the stream ends; ``(frames, start time, interrupted)``.
+
+    Faces are tracked across frames and their probabilities smoothed along each track (``--smooth``).
+    """
     latest: list[FaceResult] = []
+    ids: list[int] = []
+    tracker = IoUTracker()
     fps, frames, start, last = 0.0, 0, time.perf_counter(), time.perf_counter()
     ok = True
     try:
         while ok:
             if frames % args.every == 0:
-                latest = detect_and_predict(frame, classifier, detector=detector, margin=args.margin)
-            shown = draw_predictions(frame, latest, classifier.classes)
+                raw = detect_and_predict(frame, classifier, detector=detector, margin=args.margin)
+                latest, ids = track_and_smooth(tracker, raw, classifier.classes, args.smooth)
+            shown = draw_predictions(frame, latest, classifier.classes, tracks=ids)
             now = time.perf_counter()
             fps = 1.0 / max(now - last, 1e-6) if frames == 0 else 0.9 * fps + 0.1 / max(now - last, 1e-6)
             last = now

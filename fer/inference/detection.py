@@ -1,14 +1,30 @@
-"""Face detection: OpenCV's Haar cascade (:class:`FaceDetector`), its live-video settings and face crops.
+"""Face detection: YuNet (the default, boxes + five landmarks), OpenCV's Haar cascade (a fallback) and face crops.
 
-Faces are found with ``haarcascade_frontalface_default.xml``, which ships inside
-``opencv-python-headless`` (hence the ``<5`` pin), on a downscaled, equalized gray frame.
+Two detectors share one interface: ``detector.detect(image) -> list[Face]`` (box, landmarks, score;
+largest face first) and ``detector(image) -> list[Box]``.
+
+* :class:`YuNetDetector` runs the YuNet ONNX model shipped in ``fer/assets/yunet_s_640_640.onnx``
+  (Apache-2.0, see ``fer/assets/ATTRIBUTION.md``) through ``cv2.FaceDetectorYN`` (OpenCV 4.8 and 5).
+  Its sha256 is checked when it is loaded. Each face comes with five landmarks (right eye, left eye,
+  nose tip, right and left mouth corner, as seen in the image: "right eye" is the one on the image's left),
+  which :mod:`fer.inference.alignment` uses to rotate and frame the crop like FER2013's faces.
+* :class:`FaceDetector` (alias :data:`HaarDetector`) is ``haarcascade_frontalface_default.xml`` on a
+  downscaled, equalized gray frame; it needs an OpenCV wheel that ships ``cv2.data.haarcascades``
+  (the 4.x wheels do, OpenCV 5 wheels may not), and gives no landmarks.
+
+:func:`make_detector` builds either by name (``"yunet"`` or ``"haar"``), as ``--detector`` does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
 import os
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -18,22 +34,174 @@ from fer.inference.classifier import check_order
 #: A face box ``(x, y, w, h)`` in pixels of the full image.
 Box = tuple[int, int, int, int]
 
-#: Face-detector settings for live video (webcam, benchmark): a smaller frame and coarser scale steps
-#: cost about a third of the photo defaults and still find faces of 40+ pixels.
+#: The detectors :func:`make_detector` knows, default first.
+DETECTORS = ("yunet", "haar")
+#: The shipped YuNet model and its sha256 (``fer/assets/ATTRIBUTION.md``).
+YUNET_MODEL = Path(__file__).resolve().parents[1] / "assets" / "yunet_s_640_640.onnx"
+YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4"
+
+#: Haar settings for live video (webcam, benchmark): a smaller frame and coarser scale steps cost about a
+#: third of the photo defaults and still find faces of 40+ pixels.
 LIVE_DETECTOR = {"max_side": 320, "scale_factor": 1.2}
+#: Live-video settings of each detector (YuNet at 320 px still finds faces of about 20 pixels of a 640 frame).
+LIVE_SETTINGS: dict[str, dict] = {"yunet": {"max_side": 320}, "haar": dict(LIVE_DETECTOR)}
+
+
+class Face(NamedTuple):
+    """One detected face: ``box`` ``(x, y, w, h)``, ``landmarks`` (5 x 2 float32, or ``None``) and ``score``."""
+
+    box: Box
+    landmarks: np.ndarray | None
+    score: float
+
+    @property
+    def eyes(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """``(eye on the image's left, eye on the image's right)`` as ``(x, y)`` arrays, or ``None``."""
+        return None if self.landmarks is None else (self.landmarks[0], self.landmarks[1])
+
+
+def _check_max_side(max_side: int | None) -> None:
+    if max_side is not None and max_side < 48:
+        raise ValueError(f"max_side must be at least 48 pixels (or None), got {max_side}")
+
+
+def _scaled(image: np.ndarray, max_side: int | None) -> tuple[np.ndarray, float]:
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w)) if max_side else 1.0
+    if scale < 1.0:
+        image = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return image, scale
+
+
+# --------------------------------------------------------------------------- YuNet
+
+
+@contextlib.contextmanager
+def _quiet_opencv() -> Iterator[None]:
+    """OpenCV's own log lowered to errors for the duration (where this OpenCV lets Python set it)."""
+    log = getattr(getattr(cv2, "utils", None), "logging", None)
+    if log is None or not hasattr(log, "setLogLevel"):
+        yield
+        return
+    old = log.getLogLevel()
+    log.setLogLevel(log.LOG_LEVEL_ERROR)
+    try:
+        yield
+    finally:
+        log.setLogLevel(old)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The sha256 of a file, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_yunet_model(path: str | os.PathLike = YUNET_MODEL, sha256: str | None = YUNET_SHA256) -> Path:
+    """``path`` after checking that it exists and (when ``sha256`` is given) that its bytes are the shipped model.
+
+    Raises:
+        FileNotFoundError: the file is missing.
+        ValueError: its sha256 differs (a truncated or corrupt copy).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"YuNet face-detector model {path} is missing; reinstall fer-course (or "
+                                "`git checkout fer/assets/`), or pass --detector haar")
+    if sha256 is not None and (found := sha256_of(path)) != sha256:
+        raise ValueError(f"YuNet face-detector model {path} is corrupt (sha256 {found[:12]}..., expected "
+                         f"{sha256[:12]}...); restore it with `git checkout fer/assets/` or reinstall fer-course")
+    return path
+
+
+class YuNetDetector:
+    """YuNet face detector (``cv2.FaceDetectorYN``): boxes, five landmarks and a score per face.
+
+    The frame is downscaled so its longer side is at most ``max_side`` pixels; boxes and landmarks are
+    returned in the coordinates of the full frame, largest face first. Rows with non-finite numbers
+    (seen once upstream) and boxes that fall outside the frame are dropped. Not thread-safe: give each
+    thread its own detector.
+
+    Args:
+        model: an ONNX file; default the shipped :data:`YUNET_MODEL` (its sha256 is checked).
+        max_side: longer side of the frame the detector sees (``None``: full resolution).
+        min_face: smallest face to return, in pixels of the full frame (the shorter box side).
+        score_threshold, nms_threshold, top_k: ``cv2.FaceDetectorYN`` parameters.
+    """
+
+    kind = "yunet"
+
+    def __init__(self, model: str | os.PathLike | None = None, *, max_side: int | None = 640, min_face: int = 20,
+                 score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 500):
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise ImportError(f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN; install "
+                              "opencv-python-headless>=4.8 (or pass --detector haar)")
+        _check_max_side(max_side)
+        if not 0.0 < score_threshold < 1.0:
+            raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
+        path = check_yunet_model(YUNET_MODEL if model is None else model, YUNET_SHA256 if model is None else None)
+        try:
+            with _quiet_opencv():  # OpenCV 5 warns that its new DNN engine ignores the (default) target
+                self._net = cv2.FaceDetectorYN.create(str(path), "", (320, 320), float(score_threshold),
+                                                      float(nms_threshold), int(top_k))
+        except cv2.error as err:
+            raise ValueError(f"could not load a YuNet model from {str(path)!r}: "
+                             f"{str(err).strip().splitlines()[-1]}") from None
+        self.model, self.max_side, self.min_face = path, max_side, int(min_face)
+        self.score_threshold = float(score_threshold)
+        self._size: tuple[int, int] | None = None
+
+    def detect(self, image: np.ndarray, channel_order: str = "bgr") -> list[Face]:
+        """The faces of ``image`` (gray, BGR/RGB or with alpha), largest first."""
+        bgr = _bgr_uint8(image, check_order(channel_order))
+        h, w = bgr.shape[:2]
+        small, scale = _scaled(bgr, self.max_side)
+        size = (small.shape[1], small.shape[0])
+        if size != self._size:
+            self._net.setInputSize(size)
+            self._size = size
+        _, rows = self._net.detect(small)
+        faces = []
+        for row in (rows if rows is not None else []):
+            if not np.all(np.isfinite(row)):
+                continue
+            x, y, bw, bh = (float(v) / scale for v in row[:4])
+            x0, y0 = max(0, round(x)), max(0, round(y))
+            x1, y1 = min(w, round(x + bw)), min(h, round(y + bh))
+            if x1 - x0 < 2 or y1 - y0 < 2 or min(bw, bh) < self.min_face:
+                continue
+            marks = (np.asarray(row[4:14], np.float32).reshape(5, 2) / scale).astype(np.float32)
+            faces.append(Face((x0, y0, x1 - x0, y1 - y0), marks, float(row[14])))
+        return sorted(faces, key=lambda f: f.box[2] * f.box[3], reverse=True)
+
+    def __call__(self, image: np.ndarray, channel_order: str = "bgr") -> list[Box]:
+        return [f.box for f in self.detect(image, channel_order)]
+
+
+# --------------------------------------------------------------------------- Haar
+
+
+def haar_available() -> bool:
+    """Whether this OpenCV ships its Haar cascades (``cv2.data.haarcascades``)."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    return bool(folder) and (Path(folder) / "haarcascade_frontalface_default.xml").is_file()
 
 
 def default_cascade_path() -> Path:
-    """OpenCV's frontal-face Haar cascade, shipped inside ``opencv-python-headless`` (< 5)."""
-    path = Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
-    if not path.is_file():
-        raise FileNotFoundError(f"OpenCV's Haar cascade {path} is missing; install opencv-python-headless<5 "
-                                "(OpenCV 5 wheels no longer ship the cascades)")
+    """OpenCV's frontal-face Haar cascade, shipped inside the ``opencv-python-headless`` 4.x wheels."""
+    folder = getattr(getattr(cv2, "data", None), "haarcascades", None)
+    path = Path(folder) / "haarcascade_frontalface_default.xml" if folder else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(f"OpenCV {cv2.__version__} ships no Haar cascades (cv2.data.haarcascades); use "
+                                "the default --detector yunet, or install opencv-python-headless<5 for Haar")
     return path
 
 
 class FaceDetector:
-    """Haar-cascade face detector, fast enough for live video.
+    """Haar-cascade face detector, fast enough for live video (no landmarks).
 
     The frame is converted to gray, downscaled so its longer side is at most ``max_side`` pixels,
     histogram-equalized, and scanned with ``detectMultiScale``; boxes are returned in the
@@ -46,23 +214,28 @@ class FaceDetector:
         scale_factor, min_neighbors: ``detectMultiScale`` parameters.
     """
 
+    kind = "haar"
+
     def __init__(self, cascade: str | os.PathLike | None = None, *, max_side: int | None = 400,
                  min_face: int = 40, scale_factor: float = 1.1, min_neighbors: int = 5):
         path = Path(cascade) if cascade is not None else default_cascade_path()
         self._cascade = cv2.CascadeClassifier(str(path))
         if self._cascade.empty():
             raise ValueError(f"could not load a Haar cascade from {str(path)!r}")
-        if max_side is not None and max_side < 48:
-            raise ValueError(f"max_side must be at least 48 pixels (or None), got {max_side}")
+        _check_max_side(max_side)
+        if scale_factor <= 1.0:
+            raise ValueError(f"scale_factor must be > 1, got {scale_factor}")
         self.max_side, self.min_face = max_side, int(min_face)
         self.scale_factor, self.min_neighbors = float(scale_factor), int(min_neighbors)
+
+    def detect(self, image: np.ndarray, channel_order: str = "bgr") -> list[Face]:
+        """The faces of ``image`` as :class:`Face` rows without landmarks (score 1), largest first."""
+        return [Face(box, None, 1.0) for box in self(image, channel_order)]
 
     def __call__(self, image: np.ndarray, channel_order: str = "bgr") -> list[Box]:
         gray = _gray_uint8(image, check_order(channel_order))
         h, w = gray.shape
-        scale = min(1.0, self.max_side / max(h, w)) if self.max_side else 1.0
-        if scale < 1.0:
-            gray = cv2.resize(gray, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        gray, scale = _scaled(gray, self.max_side)
         gray = cv2.equalizeHist(gray)
         side = max(1, round(self.min_face * scale))
         found = self._cascade.detectMultiScale(gray, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
@@ -76,13 +249,46 @@ class FaceDetector:
         return sorted(boxes, key=lambda b: b[2] * b[3], reverse=True)
 
 
+#: The Haar detector under the name that says what it is.
+HaarDetector = FaceDetector
+#: Either detector.
+Detector = YuNetDetector | FaceDetector
+
+
+def make_detector(kind: str = "yunet", *, live: bool = False, **settings) -> Detector:
+    """A detector by name: ``"yunet"`` (default) or ``"haar"``; ``live=True`` starts from :data:`LIVE_SETTINGS`.
+
+    ``settings`` go to the detector (``max_side``, ``min_face``; Haar also ``scale_factor``,
+    ``min_neighbors``; YuNet also ``score_threshold``); settings the chosen detector does not take
+    (``scale_factor`` for YuNet) are ignored, so one set of command-line options serves both.
+    """
+    if kind not in DETECTORS:
+        raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
+    merged = {**(LIVE_SETTINGS[kind] if live else {}), **{k: v for k, v in settings.items() if v is not None}}
+    if kind == "yunet":
+        allowed = {"model", "max_side", "min_face", "score_threshold", "nms_threshold", "top_k"}
+        return YuNetDetector(**{k: v for k, v in merged.items() if k in allowed})
+    allowed = {"cascade", "max_side", "min_face", "scale_factor", "min_neighbors"}
+    return FaceDetector(**{k: v for k, v in merged.items() if k in allowed})
+
+
+_LOCAL = threading.local()
+
+
+def default_detector() -> YuNetDetector:
+    """This thread's shared :class:`YuNetDetector` with default settings (loaded once per thread)."""
+    if not hasattr(_LOCAL, "yunet"):
+        _LOCAL.yunet = YuNetDetector()
+    return _LOCAL.yunet
+
+
 @functools.lru_cache(maxsize=1)
-def default_detector() -> FaceDetector:
-    """The shared :class:`FaceDetector` with default settings (the cascade is loaded once)."""
+def default_haar_detector() -> FaceDetector:
+    """The shared Haar :class:`FaceDetector` with default settings (the cascade is loaded once)."""
     return FaceDetector()
 
 
-def _gray_uint8(image: np.ndarray, order: str) -> np.ndarray:
+def _check_image(image: np.ndarray) -> np.ndarray:
     image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
@@ -90,6 +296,11 @@ def _gray_uint8(image: np.ndarray, order: str) -> np.ndarray:
         raise ValueError(f"image must be H x W (gray), H x W x 3 or H x W x 4, got shape {image.shape}")
     if image.dtype != np.uint8:
         image = np.clip(np.rint(image.astype(np.float32)), 0, 255).astype(np.uint8)
+    return image
+
+
+def _gray_uint8(image: np.ndarray, order: str) -> np.ndarray:
+    image = _check_image(image)
     if image.ndim == 2:
         return image
     codes = {("bgr", 3): cv2.COLOR_BGR2GRAY, ("rgb", 3): cv2.COLOR_RGB2GRAY,
@@ -97,8 +308,17 @@ def _gray_uint8(image: np.ndarray, order: str) -> np.ndarray:
     return cv2.cvtColor(np.ascontiguousarray(image), codes[(order, image.shape[-1])])
 
 
-def detect_faces(image: np.ndarray, detector: FaceDetector | None = None, *, channel_order: str = "bgr") -> list[Box]:
-    """Face boxes ``(x, y, w, h)`` in ``image`` (gray, BGR/RGB or with alpha), largest first."""
+def _bgr_uint8(image: np.ndarray, order: str) -> np.ndarray:
+    image = _check_image(image)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[-1] == 4:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2BGR if order == "bgr" else cv2.COLOR_RGBA2BGR)
+    return np.ascontiguousarray(image if order == "bgr" else image[..., ::-1])
+
+
+def detect_faces(image: np.ndarray, detector: Detector | None = None, *, channel_order: str = "bgr") -> list[Box]:
+    """Face boxes ``(x, y, w, h)`` in ``image`` (gray, BGR/RGB or with alpha), largest first (default: YuNet)."""
     return (detector or default_detector())(image, channel_order)
 
 

@@ -32,7 +32,8 @@ def class_color(index: int, channel_order: str = "bgr") -> tuple[int, int, int]:
 
 
 def draw_predictions(image: np.ndarray, results: Iterable[FaceResult], classes: Sequence[str] | None = None, *,
-                     channel_order: str = "bgr", bars: bool = True) -> np.ndarray:
+                     channel_order: str = "bgr", bars: bool = True,
+                     tracks: Sequence[int] | None = None) -> np.ndarray:
     """Draw each face's box, ``label probability`` and a probability bar per class.
 
     Args:
@@ -41,6 +42,7 @@ def draw_predictions(image: np.ndarray, results: Iterable[FaceResult], classes: 
         classes: names for the bars (``classifier.classes``); default the 7 emotions for 7 outputs.
         channel_order: the order of ``image`` (colours are drawn in the same order).
         bars: also draw the per-class probability panel next to each face.
+        tracks: optional track id per result (videos, webcam), drawn before the label as ``#3``.
 
     Returns:
         A new ``H x W x 3`` uint8 image in ``channel_order``.
@@ -57,7 +59,7 @@ def draw_predictions(image: np.ndarray, results: Iterable[FaceResult], classes: 
     unit = max(h, w) / 640.0
     font = float(np.clip(0.55 * unit, 0.35, 2.5))
     thick = max(1, round(unit))
-    for result in results:
+    for n, result in enumerate(results):
         box, probs, label = result
         probs = np.asarray(probs, dtype=np.float32)
         names = tuple(classes) if classes is not None else default_class_names(len(probs))
@@ -65,7 +67,7 @@ def draw_predictions(image: np.ndarray, results: Iterable[FaceResult], classes: 
         color = class_color(k, order)
         x, y, bw, bh = (int(v) for v in box)
         cv2.rectangle(out, (x, y), (x + bw, y + bh), color, thick + 1, cv2.LINE_AA)
-        text = f"{label} {probs[k]:.0%}"
+        text = f"{label} {probs[k]:.0%}" if tracks is None else f"#{tracks[n]} {label} {probs[k]:.0%}"
         (tw, th), base = cv2.getTextSize(text, _FONT, font, thick)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else min(h - th - base - 4, y + bh + 2)
         cv2.rectangle(out, (x, top), (x + tw + 6, top + th + base + 4), color, -1)

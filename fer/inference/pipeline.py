@@ -1,4 +1,8 @@
-"""Photo → faces: detect → crop → classify (→ draw), read top to bottom; :class:`FaceResult` is one face.
+"""Photo → faces: detect → align + crop → classify (→ draw), read top to bottom; :class:`FaceResult` is one face.
+
+The default detector is YuNet (:class:`~fer.inference.detection.YuNetDetector`); its faces are rotated
+so the eyes are level and cropped with FER2013's framing (:func:`~fer.inference.alignment.aligned_crop`).
+Faces without landmarks (``detector="haar"``) are cropped as their box grown by ``margin``.
 
 Quick start::
 
@@ -16,8 +20,17 @@ from typing import NamedTuple
 
 import numpy as np
 
+from fer.inference.alignment import aligned_crop
 from fer.inference.classifier import Classifier, check_order
-from fer.inference.detection import Box, FaceDetector, crop_face, detect_faces
+from fer.inference.detection import (
+    Box,
+    Detector,
+    Face,
+    crop_face,
+    default_detector,
+    default_haar_detector,
+    make_detector,
+)
 from fer.inference.drawing import draw_predictions
 
 
@@ -48,54 +61,92 @@ class FaceResult(NamedTuple):
                 "probabilities": {c: round(float(p), 6) for c, p in zip(classes, self.probs)}}
 
 
-def predict_images(images: Sequence[np.ndarray], classifier: Classifier, *, detector: FaceDetector | None = None,
+def resolve_detector(detector: Detector | str | None) -> Detector:
+    """A detector object from ``None`` (the shared YuNet), a name (``"yunet"``, ``"haar"``) or a detector."""
+    if detector is None or detector == "yunet":
+        return default_detector()
+    if detector == "haar":
+        return default_haar_detector()
+    return make_detector(detector) if isinstance(detector, str) else detector
+
+
+def detect_and_crop(image: np.ndarray, detector: Detector | str | None = None, *, channel_order: str = "bgr",
+                    margin: float = 0.1, align: bool = True) -> tuple[list[Face], list[np.ndarray]]:
+    """The faces of ``image`` (largest first) and their classifier crops.
+
+    A face with landmarks (YuNet) is aligned and framed like FER2013 when ``align``; otherwise the
+    crop is its box grown by ``margin``. A detector without ``.detect`` (any callable
+    ``image, channel_order -> boxes``) gives faces without landmarks.
+    """
+    order = check_order(channel_order)
+    image = np.asarray(image)
+    found = resolve_detector(detector)
+    if hasattr(found, "detect"):
+        faces = found.detect(image, order)
+    else:
+        faces = [Face(tuple(int(v) for v in box), None, 1.0) for box in found(image, order)]
+    crops = [aligned_crop(image, f) if align and f.landmarks is not None else crop_face(image, f.box, margin)
+             for f in faces]
+    return faces, crops
+
+
+def predict_images(images: Sequence[np.ndarray], classifier: Classifier, *, detector: Detector | str | None = None,
                    channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False,
-                   detect: bool = True) -> list[list[FaceResult]]:
+                   detect: bool = True, align: bool = True) -> list[list[FaceResult]]:
     """Detect and classify the faces of several images with one batched classifier call.
 
     Args:
         images: images as read by OpenCV (BGR) unless ``channel_order="rgb"``.
         classifier: from :func:`fer.inference.load_classifier`.
-        detector: default :func:`fer.inference.detection.default_detector`.
-        margin: crop margin around each detected box (fraction of the box size).
+        detector: a detector, ``"yunet"`` / ``"haar"``, or ``None`` (the shared YuNet detector).
+        margin: crop margin around boxes without landmarks (Haar), as a fraction of the box size.
         tta: test-time augmentation for the classifier.
         detect: ``False`` treats each whole image as one face (already-cropped faces).
+        align: rotate and frame faces with landmarks like FER2013 (``False``: box + ``margin``).
 
     Returns:
         For each image, its faces (largest first).
     """
     order = check_order(channel_order)
     images = [np.asarray(image) for image in images]
-    # 1. detect
-    boxes = [detect_faces(image, detector, channel_order=order) if detect else [_whole(image)] for image in images]
-    # 2. crop
-    crops = [crop_face(image, box, margin if detect else 0.0) for image, found in zip(images, boxes) for box in found]
+    found = resolve_detector(detector) if detect else None
+    boxes, crops = [], []
+    for image in images:
+        if found is None:  # already-cropped faces: the whole image is the face
+            boxes.append([_whole(image)])
+            crops.append(image)
+            continue
+        # 1. detect, 2. align + crop
+        faces, face_crops = detect_and_crop(image, found, channel_order=order, margin=margin, align=align)
+        boxes.append([f.box for f in faces])
+        crops.extend(face_crops)
     # 3. classify, all faces of all images in one call
     probs = iter(classifier.predict(crops, channel_order=order, tta=tta) if crops else [])
-    return [[_result(box, next(probs), classifier.classes) for box in found] for found in boxes]
+    return [[_result(box, next(probs), classifier.classes) for box in found_boxes] for found_boxes in boxes]
 
 
-def detect_and_predict(image: np.ndarray, classifier: Classifier, *, detector: FaceDetector | None = None,
-                       channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False) -> list[FaceResult]:
+def detect_and_predict(image: np.ndarray, classifier: Classifier, *, detector: Detector | str | None = None,
+                       channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False,
+                       align: bool = True) -> list[FaceResult]:
     """Find the faces in ``image`` and classify them (one batched call); largest face first.
 
     Returns:
         A list of :class:`FaceResult` ``(box, probs, label)``; empty when no face is found.
     """
     return predict_images([image], classifier, detector=detector, channel_order=channel_order, margin=margin,
-                          tta=tta)[0]
+                          tta=tta, align=align)[0]
 
 
-def annotate(image: np.ndarray, classifier: Classifier, *, detector: FaceDetector | None = None,
-             channel_order: str = "bgr", margin: float = 0.1,
-             tta: bool | str = False) -> tuple[np.ndarray, list[FaceResult]]:
+def annotate(image: np.ndarray, classifier: Classifier, *, detector: Detector | str | None = None,
+             channel_order: str = "bgr", margin: float = 0.1, tta: bool | str = False,
+             align: bool = True) -> tuple[np.ndarray, list[FaceResult]]:
     """The whole pipeline on one image: detect → crop → classify → draw.
 
     Returns:
         The annotated copy of ``image`` (see :func:`fer.inference.draw_predictions`) and its faces.
     """
     faces = detect_and_predict(image, classifier, detector=detector, channel_order=channel_order, margin=margin,
-                               tta=tta)
+                               tta=tta, align=align)
     return draw_predictions(image, faces, classifier.classes, channel_order=channel_order), faces
 
 

@@ -3,7 +3,7 @@
 * :mod:`fer.serve.app`: ``create_app(models, config=ServeConfig(...))``, the FastAPI app and its endpoints;
 * :mod:`fer.serve.cli`: the ``serve`` command (uvicorn);
 * :mod:`fer.serve.images`, :mod:`fer.serve.uploads`: safe decoding of uploads (sniffed, size and pixel caps);
-* :mod:`fer.serve.tracking`: a generic IoU tracker (face tracks across the frames of a stream);
+* :mod:`fer.serve.tracking`: re-exports the IoU tracker of :mod:`fer.inference.tracking` (face tracks);
 * :mod:`fer.serve.bench`: the load benchmark → ``results/bench_serve.json``;
 * ``fer/serve/static/``: the page (plain HTML, CSS and JavaScript; works offline).
 

@@ -8,7 +8,7 @@ Endpoints (see ``/docs`` for the OpenAPI description):
 * ``GET /v1/models``: the loaded models (name, version, format, classes, input shape).
 * ``GET /healthz``: liveness and load (requests in flight, capacity, open streams).
 * ``WS /v1/stream[?model=NAME]``: send camera frames as binary JPEG / PNG / WebP messages, get one JSON
-  answer per frame whose faces carry a ``track`` id kept across frames (:mod:`fer.serve.tracking`).
+  answer per frame whose faces carry a ``track`` id kept across frames (:mod:`fer.inference.tracking`).
 * ``GET /``: the page (``fer/serve/static/``): webcam or upload, boxes and probability bars.
 
 Safe by default: uploads are capped in bytes and pixels and sniffed from their bytes
@@ -42,10 +42,10 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from fer.inference import LIVE_DETECTOR, Classifier, FaceDetector, detect_and_predict, draw_predictions, load_classifier
+from fer.inference import DETECTORS, Classifier, detect_and_predict, draw_predictions, load_classifier, make_detector
+from fer.inference.tracking import IoUTracker
 from fer.provenance import file_sha256
 from fer.serve.images import RequestError, decode_image
-from fer.serve.tracking import IoUTracker
 from fer.serve.uploads import body_limit, check_content_type, media_type, multipart_file, read_capped
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -65,10 +65,11 @@ class ServeConfig:
         max_in_flight: requests + stream frames worked on at once; beyond it the answer is 503.
         workers: threads that decode, detect and classify.
         max_streams: open WebSocket streams at once.
-        margin: crop margin around each detected face.
-        detector: :class:`~fer.inference.FaceDetector` settings for ``/v1/predict`` (default: the photo
+        margin: crop margin around each detected face (Haar only; YuNet faces are aligned and framed).
+        detector_name: ``"yunet"`` (default) or ``"haar"``.
+        detector: settings for :func:`~fer.inference.make_detector` in ``/v1/predict`` (default: the photo
             settings of ``python -m fer predict``); the stream always uses the live-video settings
-            :data:`~fer.inference.LIVE_DETECTOR` of ``python -m fer webcam``.
+            (:data:`~fer.inference.detection.LIVE_SETTINGS`) of ``python -m fer webcam``.
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -77,6 +78,7 @@ class ServeConfig:
     workers: int = max(2, min(4, os.cpu_count() or 2))
     max_streams: int = 4
     margin: float = 0.1
+    detector_name: str = "yunet"
     detector: dict = field(default_factory=dict)
 
     def __post_init__(self):
@@ -85,6 +87,8 @@ class ServeConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.margin < 0:
             raise ValueError(f"margin must be >= 0, got {self.margin}")
+        if self.detector_name not in DETECTORS:
+            raise ValueError(f"detector_name must be one of {', '.join(DETECTORS)}, got {self.detector_name!r}")
 
 
 class _Locked:
@@ -193,17 +197,18 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     The first model is the default of every endpoint; ``?model=NAME`` picks another.
     """
     cfg = config or ServeConfig()
-    FaceDetector(**cfg.detector)  # bad detector settings fail here, not in the first request
+    make_detector(cfg.detector_name, **cfg.detector)  # bad detector settings fail here, not in the first request
     registry = load_models(models)
     default = next(iter(registry))
     gate = Gate(cfg.max_in_flight)
     local = threading.local()
     streams = {"open": 0}
 
-    def detector(live: bool) -> FaceDetector:
+    def detector(live: bool):
         key = "live" if live else "photo"
-        if not hasattr(local, key):
-            setattr(local, key, FaceDetector(**LIVE_DETECTOR) if live else FaceDetector(**cfg.detector))
+        if not hasattr(local, key):  # one detector per thread and use (YuNet is not thread-safe)
+            setattr(local, key, make_detector(cfg.detector_name, live=True) if live
+                    else make_detector(cfg.detector_name, **cfg.detector))
         return getattr(local, key)
 
     @asynccontextmanager

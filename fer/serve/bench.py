@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=10, help="requests before each level, not counted (default 10)")
     p.add_argument("--detect-size", type=int, default=400, help="the server's --detect-size (default 400)")
     p.add_argument("--scale-factor", type=float, default=1.1, help="the server's --scale-factor (default 1.1)")
+    p.add_argument("--detector", choices=("yunet", "haar"), default="yunet",
+                   help="the server's --detector (default yunet)")
     p.add_argument("--out", default=str(RESULTS),
                    help=f"results JSON (default {RESULTS.relative_to(RESULTS.parents[1])})")
     args = p.parse_args(argv)
@@ -179,9 +181,10 @@ def main(argv: list[str] | None = None) -> int:
     payload = jpeg.tobytes()
     load_before = os.getloadavg()
     port = free_port()
-    detector = {"max_side": args.detect_size, "scale_factor": args.scale_factor}
+    detector = {"name": args.detector, "max_side": args.detect_size, "scale_factor": args.scale_factor}
     proc = start_server(port, args.model, max(16, max(levels)),
-                        ["--detect-size", str(args.detect_size), "--scale-factor", str(args.scale_factor)])
+                        ["--detector", args.detector, "--detect-size", str(args.detect_size), "--scale-factor",
+                         str(args.scale_factor)])
     url = f"http://127.0.0.1:{port}/v1/predict"
     try:
         runs = []

@@ -29,8 +29,10 @@ def add_serve_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--detect-size", type=int, default=400, metavar="PX",
                    help="longer side of the photo the face detector sees in /v1/predict (default 400; the camera "
                         "stream uses 320); smaller is faster and misses small faces")
+    p.add_argument("--detector", choices=("yunet", "haar"), default="yunet",
+                   help="face detector: yunet (default; aligned, FER2013-framed crops) or haar (OpenCV's cascade)")
     p.add_argument("--scale-factor", type=float, default=1.1, metavar="F",
-                   help="Haar detector scale step for /v1/predict (default 1.1; 1.2 is about twice as fast)")
+                   help="haar: detector scale step for /v1/predict (default 1.1; 1.2 is about twice as fast)")
     p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (phones need HTTPS for the camera)")
     p.add_argument("--ssl-keyfile", help="the certificate's private key")
     p.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
@@ -69,6 +71,7 @@ def run_serve(args: argparse.Namespace) -> int:
     extra = {"workers": args.workers} if args.workers is not None else {}
     config = ServeConfig(max_upload_bytes=int(args.max_upload_mb * 1024 * 1024),
                          max_pixels=int(args.max_megapixels * 1_000_000), max_in_flight=args.max_concurrency,
+                         detector_name=args.detector,
                          detector={"max_side": args.detect_size, "scale_factor": args.scale_factor}, **extra)
     app = create_app(args.model, config=config)
     if not _is_loopback(args.host):
