@@ -162,3 +162,22 @@ def test_one_process_and_two_workers_agree_for_the_same_global_batch(tmp_path):
     chief, _ = _two_workers(tmp_path / "multi", tmp_path)
     np.testing.assert_allclose(chief["loss"], single["loss"], rtol=1e-4)
     assert chief["loss"][1] < chief["loss"][0]
+
+
+def test_strategy_names_and_tf_config_errors_are_one_clear_line(monkeypatch):
+    from fer import distribute
+    from fer.errors import UsageError
+
+    assert distribute.get_strategy(None) is None and distribute.is_chief(None) and distribute.num_workers(None) == 1
+    with pytest.raises(UsageError, match=r"strategy='gpu' \(--strategy\): choose one of \('mirrored', 'multiworker'"):
+        distribute.get_strategy("gpu")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UsageError, match="needs TF_CONFIG, e.g. TF_CONFIG="):
+        distribute.get_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(UsageError, match="TF_CONFIG is not valid JSON"):
+        distribute.cluster_spec()
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {}, "task": {"type": "worker", "index": 0}}')
+    with pytest.raises(UsageError, match="TF_CONFIG names no workers"):
+        distribute.cluster_spec()
+    assert distribute.backup_frequency(0) == "epoch" and distribute.backup_frequency(50) == 50
