@@ -246,7 +246,7 @@ def distribute_batches(batches, strategy):
     return dataset.with_options(options)
 
 
-def NextEpoch(batches):  # noqa: N802 (a callback class, built lazily so that importing this module needs no Keras)
+def NextEpoch(batches):  # a callback class, built lazily so that importing this module needs no Keras
     """A Keras callback that calls ``batches.on_epoch_end()`` at every epoch end, as Keras does for a PyDataset it
     is given directly: the :func:`distribute_batches` pipeline then reshuffles and re-augments every epoch.
 

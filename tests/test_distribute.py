@@ -69,9 +69,10 @@ def _start(ports: list[int], index: int, out: Path, tmp: Path, *, slow: bool = F
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     env.pop("TF_CONFIG", None)
     log = tmp.parent / f"{tmp.name}-{time.monotonic_ns()}"  # stdout and stderr in files: no pipe fills up
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(ports), str(index), str(out),
-                             "slow" if slow else "fast", str(batch), strategy],
-                            cwd=ROOT, env=env, stdout=open(f"{log}.out", "w"), stderr=open(f"{log}.err", "w"))
+    with open(f"{log}.out", "w") as stdout, open(f"{log}.err", "w") as stderr:  # the child keeps its own copies
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(ports), str(index), str(out),
+                                 "slow" if slow else "fast", str(batch), strategy],
+                                cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
     proc.log = log
     return proc
 
