@@ -23,6 +23,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from fer.errors import UsageError
+
 #: Strategy names accepted by :func:`get_strategy` (``TrainConfig.strategy``, ``--strategy``).
 STRATEGIES = ("mirrored", "multiworker", "tpu")
 
@@ -33,7 +35,7 @@ def get_strategy(strategy=None):
     cluster in ``TF_CONFIG``), ``"tpu"`` → TPUStrategy (the TPU named by ``TPU_NAME``, or the local/Colab one).
 
     Raises:
-        ValueError: an unknown name, or ``"multiworker"`` without a ``TF_CONFIG`` that names the workers.
+        UsageError: an unknown name, or ``"multiworker"`` without a ``TF_CONFIG`` that names the workers.
     """
     if strategy is None or not isinstance(strategy, str):
         return strategy
@@ -49,27 +51,27 @@ def get_strategy(strategy=None):
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
         return tf.distribute.TPUStrategy(resolver)
-    raise ValueError(f"strategy={strategy!r} (--strategy): choose one of {STRATEGIES}")
+    raise UsageError(f"strategy={strategy!r} (--strategy): choose one of {STRATEGIES}")
 
 
 def cluster_spec() -> dict:
     """``TF_CONFIG`` parsed: ``{"cluster": {...}, "task": {"type": ..., "index": ...}}``.
 
     Raises:
-        ValueError: ``TF_CONFIG`` is unset, not JSON, or names no workers.
+        UsageError: ``TF_CONFIG`` is unset, not JSON, or names no workers.
     """
     text = os.environ.get("TF_CONFIG", "")
     if not text:
-        raise ValueError("strategy='multiworker' (--strategy multiworker) needs TF_CONFIG, e.g. "
+        raise UsageError("strategy='multiworker' (--strategy multiworker) needs TF_CONFIG, e.g. "
                          "TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
-                         "\"task\": {\"type\": \"worker\", \"index\": 0}}' (README: multi-worker training)")
+                         "\"task\": {\"type\": \"worker\", \"index\": 0}}' (README: Several GPUs, several machines, a TPU)")
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"TF_CONFIG is not valid JSON ({exc}); see README: multi-worker training") from None
+        raise UsageError(f"TF_CONFIG is not valid JSON ({exc}); see README: Several GPUs, several machines, a TPU") from None
     if not isinstance(spec, dict) or not (spec.get("cluster") or {}).get("worker") and \
             not (spec.get("cluster") or {}).get("chief"):
-        raise ValueError("TF_CONFIG names no workers: give {\"cluster\": {\"worker\": [\"host:port\", ...]}, "
+        raise UsageError("TF_CONFIG names no workers: give {\"cluster\": {\"worker\": [\"host:port\", ...]}, "
                          "\"task\": {\"type\": \"worker\", \"index\": N}}")
     return spec
 
@@ -220,9 +222,9 @@ def distribute_batches(batches, strategy):
     its next epoch (reshuffled, re-augmented) at every epoch end, as Keras does for a PyDataset. A last batch
     with fewer faces than replicas is left out (it cannot be split).
 
-    Keras cannot distribute a PyDataset itself under MultiWorkerMirroredStrategy (``ValueError: Attempt to
-    convert a value (PerReplica:{...}) with an unsupported type (PerReplica) to a Tensor``); a ``tf.data``
-    pipeline with a fixed ``element_spec`` it can.
+    The explicit DATA policy matters: the sequence is a Python generator, so there are no files to shard by.
+    (The ``PerReplica`` error a multi-worker ``fit`` raised comes from Keras' first-batch build, not from the
+    data; :func:`fix_keras_multi_worker` handles it.)
     """
     if strategy is None:
         return batches
@@ -244,7 +246,7 @@ def distribute_batches(batches, strategy):
     return dataset.with_options(options)
 
 
-def NextEpoch(batches):  # noqa: N802 (a callback class, built lazily so that importing this module needs no Keras)
+def NextEpoch(batches):  # a callback class, built lazily so that importing this module needs no Keras
     """A Keras callback that calls ``batches.on_epoch_end()`` at every epoch end, as Keras does for a PyDataset it
     is given directly: the :func:`distribute_batches` pipeline then reshuffles and re-augments every epoch.
 

@@ -33,7 +33,8 @@ from fer import distribute
 from fer.class_names import attach_class_names
 from fer.data.atomic import json_default, save_model, write_json, write_text
 from fer.data.dataset import Dataset
-from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
+from fer.data.pipeline import Augment, FERSequence
+from fer.data.pipeline import class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.errors import UsageError
 from fer.models import available, build, default_shape
@@ -860,7 +861,12 @@ def _clear_run(out: Path) -> None:
 def evaluate_run(out: Path, ds: Dataset, tta: bool = False) -> dict:
     """Evaluate ``out/model.keras`` on every evaluation split of ``ds``; write metrics and plots into the run folder."""
     from fer.evaluate import evaluate, load_model, write_metrics
-    from fer.plots import plot_confusion_matrix, plot_history, plot_per_class_f1, save_figure
+    from fer.plots import (
+        plot_confusion_matrix,
+        plot_history,
+        plot_per_class_f1,
+        save_figure,
+    )
 
     model = load_model(out / "model.keras")
     results = {}

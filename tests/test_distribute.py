@@ -70,9 +70,10 @@ def _start(ports: list[int], index: int, out: Path, tmp: Path, *, slow: bool = F
     env = {**os.environ, "TMPDIR": str(tmp), "PYTHONPATH": str(ROOT), "CUDA_VISIBLE_DEVICES": ""}
     env.pop("TF_CONFIG", None)
     log = tmp.parent / f"{tmp.name}-{time.monotonic_ns()}"  # stdout and stderr in files: no pipe fills up
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(ports), str(index), str(out),
-                             "slow" if slow else "fast", str(batch), strategy],
-                            cwd=ROOT, env=env, stdout=open(f"{log}.out", "w"), stderr=open(f"{log}.err", "w"))
+    with open(f"{log}.out", "w") as stdout, open(f"{log}.err", "w") as stderr:  # the child keeps its own copies
+        proc = subprocess.Popen([sys.executable, "-c", WORKER, json.dumps(ports), str(index), str(out),
+                                 "slow" if slow else "fast", str(batch), strategy],
+                                cwd=ROOT, env=env, stdout=stdout, stderr=stderr)
     proc.log = log
     return proc
 
@@ -161,5 +162,27 @@ def test_one_process_and_two_workers_agree_for_the_same_global_batch(tmp_path):
 
     (single,) = _finish([_start([], 0, tmp_path / "single", tmp_path / "s", batch=8, strategy="mirrored")])
     chief, _ = _two_workers(tmp_path / "multi", tmp_path)
-    np.testing.assert_allclose(chief["loss"], single["loss"], rtol=1e-4)
+    # the first epoch matches to float precision; later ones drift a little (the all-reduce sums the gradients
+    # in another order, and Adam amplifies it): measured 2.177332 vs 2.177332, then 1.979 vs 1.985
+    np.testing.assert_allclose(chief["loss"][0], single["loss"][0], rtol=1e-4)
+    np.testing.assert_allclose(chief["loss"], single["loss"], rtol=1e-2)
     assert chief["loss"][1] < chief["loss"][0]
+
+
+def test_strategy_names_and_tf_config_errors_are_one_clear_line(monkeypatch):
+    from fer import distribute
+    from fer.errors import UsageError
+
+    assert distribute.get_strategy(None) is None and distribute.is_chief(None) and distribute.num_workers(None) == 1
+    with pytest.raises(UsageError, match=r"strategy='gpu' \(--strategy\): choose one of \('mirrored', 'multiworker'"):
+        distribute.get_strategy("gpu")
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(UsageError, match="needs TF_CONFIG, e.g. TF_CONFIG="):
+        distribute.get_strategy("multiworker")
+    monkeypatch.setenv("TF_CONFIG", "{not json")
+    with pytest.raises(UsageError, match="TF_CONFIG is not valid JSON"):
+        distribute.cluster_spec()
+    monkeypatch.setenv("TF_CONFIG", '{"cluster": {}, "task": {"type": "worker", "index": 0}}')
+    with pytest.raises(UsageError, match="TF_CONFIG names no workers"):
+        distribute.cluster_spec()
+    assert distribute.backup_frequency(0) == "epoch" and distribute.backup_frequency(50) == 50

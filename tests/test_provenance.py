@@ -21,3 +21,20 @@ def test_scripts_are_recorded_with_their_path(monkeypatch):
     fake.__spec__ = None
     monkeypatch.setitem(sys.modules, "__main__", fake)
     assert command_line(["tools/run.py", "--x", "1"]) == "python tools/run.py --x 1"
+
+
+def test_weights_sha256_tells_identical_weights_from_different_ones():
+    import keras
+    import numpy as np
+
+    from fer.provenance import weights_sha256
+
+    def tiny(seed):
+        keras.utils.set_random_seed(seed)
+        return keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+
+    a, b, c = tiny(0), tiny(0), tiny(1)
+    assert weights_sha256(a) == weights_sha256(b) != weights_sha256(c)
+    kernel, bias = a.get_weights()
+    b.set_weights([kernel, bias + np.float32(1e-7)])  # one ulp-sized change is a different model
+    assert weights_sha256(a) != weights_sha256(b)

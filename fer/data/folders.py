@@ -11,7 +11,13 @@ import numpy as np
 
 from fer.data.dataset import SPLITS, Dataset
 from fer.data.errors import DataError, SkipReport, check_on_error
-from fer.data.images import IMAGE_EXTENSIONS, check_color, check_size, decode_image, resize_image
+from fer.data.images import (
+    IMAGE_EXTENSIONS,
+    check_color,
+    check_size,
+    decode_image,
+    resize_image,
+)
 from fer.labels import ALIASES, EMOTIONS, canonical
 
 #: Split folder names (lower-case) and the project split each one means.
