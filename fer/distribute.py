@@ -64,11 +64,13 @@ def cluster_spec() -> dict:
     if not text:
         raise UsageError("strategy='multiworker' (--strategy multiworker) needs TF_CONFIG, e.g. "
                          "TF_CONFIG='{\"cluster\": {\"worker\": [\"host1:12345\", \"host2:12345\"]}, "
-                         "\"task\": {\"type\": \"worker\", \"index\": 0}}' (README: Several GPUs, several machines, a TPU)")
+                         "\"task\": {\"type\": \"worker\", \"index\": 0}}' "
+                         "(README: Several GPUs, several machines, a TPU)")
     try:
         spec = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"TF_CONFIG is not valid JSON ({exc}); see README: Several GPUs, several machines, a TPU") from None
+        raise UsageError(f"TF_CONFIG is not valid JSON ({exc}); "
+                         "see README: Several GPUs, several machines, a TPU") from None
     if not isinstance(spec, dict) or not (spec.get("cluster") or {}).get("worker") and \
             not (spec.get("cluster") or {}).get("chief"):
         raise UsageError("TF_CONFIG names no workers: give {\"cluster\": {\"worker\": [\"host:port\", ...]}, "
