@@ -31,6 +31,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -293,3 +294,37 @@ def write_report(out: str | os.PathLike, readme: str | os.PathLike | None = None
 
 def _protocol_text() -> str:
     return (__doc__ or "").split("The protocol (fixed before any result was seen):", 1)[-1].strip()
+
+
+def remeasure_costs(out: str | os.PathLike, names: Iterable[str] | None = None, seconds: float = 2.0,
+                    log: Callable[[str], None] | None = None) -> list[Path]:
+    """Measure the speed of every finished run again (e.g. on an idle machine) and rewrite its ``study.json``.
+
+    Only ``cost`` changes (and ``cost_remeasured`` records the date); the trained models and their scores do not.
+    """
+    import keras
+
+    from fer.cost import measure_cost
+    from fer.models import build
+
+    say = log or (lambda line: print(f"[fer study] {line}", file=sys.stderr, flush=True))
+    done = []
+    for record_file in sorted(Path(out).glob(f"*/{RECORD}")):
+        run_dir = record_file.parent
+        if names is not None and run_dir.name not in set(names):
+            continue
+        rec = json.loads(record_file.read_text())
+        config = json.loads((run_dir / "config.json").read_text())
+        options = {k: v for k, v in config.get("model_options", {}).items() if k not in ("weights", "embedding")}
+        shape, classes = tuple(config["input_shape"]), int(config.get("num_classes", 7))
+        model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+        rec["cost"] = measure_cost(model, run_dir / "model.keras", seconds=seconds,
+                                   build=partial(build, config["model"], shape, classes, **options))
+        rec["cost_remeasured"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                  "command": command_line()}
+        write_json(rec, record_file)
+        say(f"{run_dir.name}: {rec['cost']['latency_batch1_ms']:.1f} ms/face, "
+            f"{rec['cost']['throughput_batch256']:.0f} faces/s at batch 256 (load {rec['cost']['machine']})")
+        done.append(run_dir)
+    return done
+

@@ -28,6 +28,8 @@ def add_study_parser(sub) -> None:
     a.add_argument("--readme", help="also write the table into this README between the study markers")
     a.add_argument("--report-only", action="store_true", help="rebuild summary, table and figures; train nothing")
     a.add_argument("--plan", action="store_true", help="print each entry's settings and exit")
+    a.add_argument("--remeasure-cost", action="store_true",
+                   help="measure the speed of every finished run again (on an idle machine), then rebuild the report")
     a.add_argument("--seconds", type=float, default=2.0, help="time spent on each speed measurement")
     a.set_defaults(func=_architectures)
 
@@ -44,7 +46,9 @@ def _architectures(args) -> int:
         for row in arch.plan(args.scale, _names(args.only), args.epochs):
             print("  ".join(f"{k}={v}" for k, v in row.items()))
         return 0
-    if not args.report_only:
+    if args.remeasure_cost:
+        arch.remeasure_costs(out, _names(args.only), args.seconds)
+    elif not args.report_only:
         if not args.data:
             print("fer study architectures: error: --data is required to train (or give --report-only / --plan)",
                   file=sys.stderr)

@@ -121,3 +121,14 @@ def test_the_readme_table_goes_between_the_markers(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
         report.update_readme(readme, "| new |\n")
+
+
+def test_costs_can_be_measured_again_without_touching_the_scores(faces, tmp_path):
+    (run,) = arch.run_study(faces, tmp_path, ["baseline_cnn"], epochs=1, seconds=0.05, log=lambda _: None)
+    before = json.loads((run / arch.RECORD).read_text())
+    stamp = (run / "model.keras").stat().st_mtime_ns
+    assert arch.remeasure_costs(tmp_path, seconds=0.05, log=lambda _: None) == [run]
+    after = json.loads((run / arch.RECORD).read_text())
+    assert after["accuracy"] == before["accuracy"] and after["confidence_95"] == before["confidence_95"]
+    assert after["cost"]["params"] == before["cost"]["params"] and "cost_remeasured" in after
+    assert (run / "model.keras").stat().st_mtime_ns == stamp
