@@ -36,20 +36,10 @@ from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.errors import UsageError
-from fer.models import available, build, default_shape
+from fer.models import available, build, default_lr, default_shape
 from fer.models.transfer import copy_weights_by_name
 from fer.provenance import command_line, file_sha256, weights_sha256
 from fer.weight_averaging import WeightAverage, update_batchnorm
-
-#: Adam learning rates from each architecture's source (used when ``TrainConfig.lr`` is None).
-DEFAULT_LR: dict[str, float] = {
-    "cbam_5cnn": 1e-4,
-    "efficientnet_b3": 1e-3,
-    "efficientnet_b0": 1e-3,
-    "resnet50": 1e-4,
-    "resnet50_cbam": 1e-4,
-    "mobilenet_cbam": 1e-3,
-}
 
 
 @dataclass
@@ -79,7 +69,8 @@ class TrainConfig:
         input_shape: ``(H, W, C)``; ``None`` = the architecture's default.
         model_options: extra keyword arguments for the builder.
         epochs, batch_size: the usual.
-        lr: peak learning rate; ``None`` = :data:`DEFAULT_LR` for the model, else 1e-3.
+        lr: peak learning rate; ``None`` = the architecture's registered default (:func:`fer.models.default_lr`),
+            else 1e-3.
         optimizer: ``"adam"``, ``"adamw"`` or ``"sgd"`` (Nesterov momentum 0.9).
         weight_decay: decoupled weight decay (adamw / sgd).
         schedule: ``"plateau"`` (ReduceLROnPlateau), ``"cosine"`` (with linear warm-up),
@@ -192,7 +183,9 @@ class TrainConfig:
         return tuple(self.input_shape) if self.input_shape else default_shape(self.model)
 
     def resolved_lr(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR.get(self.model, 1e-3)
+        if self.lr is not None:
+            return self.lr
+        return (default_lr(self.model) if self.model in available() else None) or 1e-3
 
 
 @dataclass

@@ -8,11 +8,11 @@ from fer.models.cnn import build_baseline_cnn, build_cnn_spatial_attention, buil
 from fer.models.efficientnet import build_efficientnet_b0, build_efficientnet_b3
 from fer.models.fer_resnet import build_fer_resnet
 from fer.models.mobilenet import build_mobilenet_cbam
-from fer.models.registry import available, build, default_shape
+from fer.models.registry import available, build, default_lr, default_shape
 from fer.models.resnet import build_resnet50, build_resnet50_cbam
 
 __all__ = [
-    "available", "build", "default_shape",
+    "available", "build", "default_lr", "default_shape",
     "build_fer_resnet",
     "build_baseline_cnn", "build_simple_cnn", "build_cnn_spatial_attention",
     "build_cbam_5cnn",

@@ -13,7 +13,7 @@ from fer.models.registry import register
 CBAM_5CNN_BLOCKS: tuple[tuple[int, int], ...] = ((64, 1), (128, 2), (256, 3), (512, 3), (512, 3))
 
 
-@register("cbam_5cnn", (224, 224, 3))
+@register("cbam_5cnn", (224, 224, 3), default_lr=1e-4)
 def build_cbam_5cnn(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                     weights: str | None = None,
                     dropouts: tuple[float, ...] = (0.25, 0.25, 0.3, 0.3, 0.4),

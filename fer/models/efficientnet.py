@@ -34,7 +34,7 @@ def _efficientnet(application: Callable[..., keras.Model], name: str, input_shap
     return model
 
 
-@register("efficientnet_b3", (224, 224, 3))
+@register("efficientnet_b3", (224, 224, 3), default_lr=1e-3)
 def build_efficientnet_b3(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                           weights: str | None = None, trainable_layers: int | None = None,
                           dropout: float = 0.3, l2: float = 1e-3) -> keras.Model:
@@ -71,7 +71,7 @@ def build_efficientnet_b3(input_shape: tuple[int, int, int] = (224, 224, 3), num
                          trainable_layers, head)
 
 
-@register("efficientnet_b0", (224, 224, 3))
+@register("efficientnet_b0", (224, 224, 3), default_lr=1e-3)
 def build_efficientnet_b0(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                           weights: str | None = None, trainable_layers: int | None = None,
                           dense_units: int = 512, dropout: float = 0.5) -> keras.Model:

@@ -15,7 +15,7 @@ MOBILENET_PAIRS: tuple[tuple[int, int], ...] = (
 )
 
 
-@register("mobilenet_cbam", (224, 224, 3))
+@register("mobilenet_cbam", (224, 224, 3), default_lr=1e-3)
 def build_mobilenet_cbam(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                          weights: str | None = None, cbam_after: tuple[int, ...] = (5, 6, 7, 9),
                          ratio: int = 8, kernel_size: int = 7, se: bool = False, se_ratio: int = 16,

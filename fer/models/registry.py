@@ -9,16 +9,23 @@ import keras
 Builder = Callable[..., keras.Model]
 _BUILDERS: dict[str, Builder] = {}
 _DEFAULT_SHAPES: dict[str, tuple[int, int, int]] = {}
+_DEFAULT_LR: dict[str, float] = {}
 
 
-def register(name: str, default_shape: tuple[int, int, int]) -> Callable[[Builder], Builder]:
-    """Class-free decorator: ``@register("cbam_5cnn", (224, 224, 3))`` above ``def build_cbam_5cnn(...)``."""
+def register(name: str, default_shape: tuple[int, int, int],
+             default_lr: float | None = None) -> Callable[[Builder], Builder]:
+    """Class-free decorator: ``@register("cbam_5cnn", (224, 224, 3), default_lr=1e-4)`` above a builder.
+
+    ``default_lr`` is the Adam learning rate of the architecture's source (``TrainConfig(lr=None)`` uses it).
+    """
 
     def wrap(fn: Builder) -> Builder:
         if name in _BUILDERS:
             raise ValueError(f"model name {name!r} is registered twice")
         _BUILDERS[name] = fn
         _DEFAULT_SHAPES[name] = tuple(default_shape)
+        if default_lr is not None:
+            _DEFAULT_LR[name] = float(default_lr)
         return fn
 
     return wrap
@@ -33,6 +40,12 @@ def default_shape(name: str) -> tuple[int, int, int]:
     """The documented default input shape of architecture ``name``."""
     _check(name)
     return _DEFAULT_SHAPES[name]
+
+
+def default_lr(name: str) -> float | None:
+    """The learning rate architecture ``name``'s source trained it with, or ``None`` when it states none."""
+    _check(name)
+    return _DEFAULT_LR.get(name)
 
 
 def build(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,

@@ -49,7 +49,7 @@ def _head(x, num_classes: int, dropout: float):
     return layers.Activation("softmax", dtype="float32", name="predictions")(x)
 
 
-@register("resnet50", (224, 224, 3))
+@register("resnet50", (224, 224, 3), default_lr=1e-4)
 def build_resnet50(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                    weights: str | None = None, trainable_layers: int | None = None,
                    dropout: float = 0.3) -> keras.Model:
@@ -104,7 +104,7 @@ def _bottleneck(x, filters: int, stride: int, conv_shortcut: bool, name: str):
     return layers.Activation("relu", name=f"{name}_out")(x)
 
 
-@register("resnet50_cbam", (224, 224, 3))
+@register("resnet50_cbam", (224, 224, 3), default_lr=1e-4)
 def build_resnet50_cbam(input_shape: tuple[int, int, int] = (224, 224, 3), num_classes: int = 7,
                         weights: str | None = None, trainable_layers: int | None = None,
                         dropout: float = 0.3, ratio: int = 8, kernel_size: int = 7,

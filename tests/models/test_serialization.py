@@ -75,3 +75,13 @@ def test_fresh_process_reload_gives_same_outputs(tmp_path):
         assert "fer.layers" in got["fer_modules"] and not any(m.startswith("fer.models") for m in got["fer_modules"])
     assert report["mobilenet_cbam_embedding"]["output"] == "embedding"
     assert report["efficientnet_b0_frozen"]["trainable"] < report["efficientnet_b0"]["trainable"]
+
+
+def test_the_registry_carries_each_architectures_default_learning_rate():
+    from fer.models import available, default_lr
+    from fer.train import TrainConfig
+
+    assert default_lr("cbam_5cnn") == 1e-4 and default_lr("fer_resnet") is None
+    for name in available():
+        assert TrainConfig(model=name).resolved_lr() == (default_lr(name) or 1e-3)
+    assert TrainConfig(model="resnet50", lr=0.02).resolved_lr() == 0.02
