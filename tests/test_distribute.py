@@ -135,7 +135,9 @@ def test_a_killed_worker_is_survived_by_restarting_both(tmp_path):
                                                                   for p in procs)
             time.sleep(0.2)
         assert (out / "history.csv").is_file(), "epoch 0 did not finish in time"
-        time.sleep(2.5)  # a few (slow) steps into epoch 1: past a checkpoint
+        metadata = out / "backup" / "phase0" / "training_metadata.json"
+        while time.time() < deadline and _checkpoint_epoch(metadata) != 1:  # a checkpoint inside epoch 1
+            time.sleep(0.1)
         procs[1].send_signal(signal.SIGKILL)
         try:
             procs[0].wait(timeout=60)  # the chief notices its peer is gone, or is stopped
@@ -155,6 +157,14 @@ def test_a_killed_worker_is_survived_by_restarting_both(tmp_path):
     assert [int(r.split(",")[0]) for r in rows] == [0, 1] and len(history["loss"]) == 2
     assert history["loss"] == chief["loss"] == other["loss"]
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
+
+
+def _checkpoint_epoch(metadata: Path) -> int | None:
+    """The epoch of the BackupAndRestore checkpoint (None while there is none or it is being written)."""
+    try:
+        return json.loads(metadata.read_text()).get("epoch")
+    except (OSError, ValueError):
+        return None
 
 
 def test_one_process_and_two_workers_agree_for_the_same_global_batch(tmp_path):
