@@ -13,3 +13,4 @@ __version__ = "0.1.0"
 from fer import class_names as _class_names  # noqa: E402,F401  (registers LabeledActivation/LabeledSoftmax)
 from fer import layers as _layers  # noqa: E402,F401  (registers CBAM & co.)
 from fer import losses as _losses  # noqa: E402,F401  (registers ArcFace, CenterLoss, FocalLoss)
+from fer.landmarks import layers as _landmark_layers  # noqa: E402,F401  (registers GraphConv & co.)

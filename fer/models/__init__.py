@@ -10,6 +10,8 @@ from fer.models.cbam import build_cbam_5cnn
 from fer.models.efficientnet import build_efficientnet_b0, build_efficientnet_b3
 from fer.models.resnet import build_resnet50, build_resnet50_cbam
 from fer.models.mobilenet import build_mobilenet_cbam
+from fer.models.landmark import (build_fer_landmark_fusion, build_landmark_gnn, build_landmark_mlp,
+                                 build_landmark_transformer)
 
 __all__ = [
     "available", "build", "default_shape",
@@ -19,4 +21,5 @@ __all__ = [
     "build_efficientnet_b3", "build_efficientnet_b0",
     "build_resnet50", "build_resnet50_cbam",
     "build_mobilenet_cbam",
+    "build_landmark_mlp", "build_landmark_transformer", "build_landmark_gnn", "build_fer_landmark_fusion",
 ]
