@@ -26,6 +26,7 @@ from fer.data.atomic import save_model, write_json
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
+from fer.landmarks.data import prepare_landmark_inputs
 from fer.models import build, default_shape
 from fer.models.transfer import copy_weights_by_name
 from fer.provenance import command_line, file_sha256
@@ -379,6 +380,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
         A :class:`Run`.
     """
     cfg = replace(config or TrainConfig(), **overrides)
+    ds, cfg = prepare_landmark_inputs(ds, cfg)  # landmark models: FaceMesh landmarks (cached) instead of pixels
     if cfg.keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {cfg.keep!r}")
     last_phase_epochs = cfg.phases[-1].epochs if cfg.phases else cfg.epochs
