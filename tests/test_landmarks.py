@@ -264,8 +264,17 @@ def test_train_and_evaluate_a_landmark_model_count_mesh_failures(tmp_path, monke
     model = load_model(tmp_path / "run" / "model.keras")
     again = evaluate(model, ds, split="val")  # an image dataset: landmarks extracted (from the cache) on the way
     assert again["confusion_matrix"] == m["confusion_matrix"] and again["mesh_failures"] == 1
-    with pytest.raises(ValueError, match="test-time augmentation"):
-        evaluate(model, ds, split="val", tta="flip")
+    with pytest.raises(ValueError, match="use --tta flip or none"):
+        evaluate(model, ds, split="val", tta="crops")
+    flipped = evaluate(model, ds, split="val", tta="flip")
+    assert flipped["tta"] == "flip" and flipped["num_samples"] == 2
+    from fer.landmarks.data import predict_landmark_proba
+
+    lds = landmark_dataset(ds, progress=False).subset("val")
+    plain = predict_landmark_proba(model, lds)
+    mirrored = predict_landmark_proba(model, LandmarkDataset(mirror_landmarks(lds.images), lds.labels, lds.split,
+                                                             lds.source, lds.origin))
+    np.testing.assert_allclose(predict_landmark_proba(model, lds, tta=True), (plain + mirrored) / 2, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- predict function

@@ -177,8 +177,19 @@ def _image_shape(model: keras.Model):
     return None
 
 
-def predict_landmark_proba(model: keras.Model, ds: LandmarkDataset, batch_size: int = 256) -> np.ndarray:
-    """Class probabilities of a landmark (or fusion) model for every row of a :class:`LandmarkDataset`."""
+def _mirror_inputs(x):
+    if isinstance(x, dict):
+        return {"image": x["image"][:, :, ::-1], LANDMARK_INPUT: mirror_landmarks(x[LANDMARK_INPUT])}
+    return mirror_landmarks(x)
+
+
+def predict_landmark_proba(model: keras.Model, ds: LandmarkDataset, batch_size: int = 256,
+                           tta: bool = False) -> np.ndarray:
+    """Class probabilities of a landmark (or fusion) model for every row of a :class:`LandmarkDataset`.
+
+    ``tta=True`` averages them with those of the mirrored face (landmarks mirrored with the left/right
+    permutation, and the image flipped for the fusion model).
+    """
     image_shape = _image_shape(model)
     if image_shape is not None and ds.faces is None:
         raise ValueError(f"model {model.name!r} takes an image and landmarks but the LandmarkDataset has no faces; "
@@ -187,7 +198,10 @@ def predict_landmark_proba(model: keras.Model, ds: LandmarkDataset, batch_size: 
     for s in range(0, len(ds), batch_size):
         idx = np.arange(s, min(s + batch_size, len(ds)))
         x = ds.batch_inputs(idx, None, None, image_shape) if image_shape is not None else ds.images[idx]
-        out.append(np.asarray(model(x, training=False), dtype=np.float32))
+        p = np.asarray(model(x, training=False), dtype=np.float32)
+        if tta:
+            p = 0.5 * (p + np.asarray(model(_mirror_inputs(x), training=False), dtype=np.float32))
+        out.append(p)
     if not out:
         return np.zeros((0, model.output_shape[-1]), np.float32)
     return np.concatenate(out)
@@ -202,14 +216,15 @@ def evaluate_landmark_model(model: keras.Model, ds: Dataset, split: str = "val",
     ``mesh_failures``, ``presence_threshold`` and ``mesh_fallback`` to the metrics.
 
     Raises:
-        ValueError: ``tta`` asked for (image test-time augmentation does not apply to landmarks), a
-            missing split, or classes that differ from the model's.
+        ValueError: a ``tta`` other than ``"flip"`` (mirrored landmarks; the image crops / shifts do not
+            apply to landmarks), a missing split, or classes that differ from the model's.
     """
     from fer.evaluate import compute_metrics
 
-    if tta not in (False, None, "none"):
-        raise ValueError(f"tta={tta!r}: test-time augmentation is for image models; {model.name!r} takes "
-                         "landmarks, evaluate it without --tta")
+    if tta not in (False, None, "none", "flip"):
+        raise ValueError(f"tta={tta!r}: a landmark model has one test-time augmentation, 'flip' (the mirrored "
+                         f"face); {model.name!r} takes landmarks, so use --tta flip or none")
+    mirror = tta == "flip"
     if classes is not None and tuple(classes) != ds.classes:
         raise ValueError(f"classes {tuple(classes)} differ from the Dataset's classes {ds.classes}")
     fusion = _image_shape(model) is not None
@@ -223,11 +238,11 @@ def evaluate_landmark_model(model: keras.Model, ds: Dataset, split: str = "val",
     if stored and tuple(stored) != tuple(sub.classes):
         raise ValueError(f"model {model.name!r} was trained on classes {tuple(stored)} but the data's classes are "
                          f"{tuple(sub.classes)}; map the labels to the model's order (or pass the right dataset)")
-    proba = predict_landmark_proba(model, sub, batch_size)
+    proba = predict_landmark_proba(model, sub, batch_size, tta=mirror)
     metrics = compute_metrics(sub.labels, proba, sub.classes, split=split)
     names, counts = np.unique(sub.source.astype(str), return_counts=True)
     failed = sub.failed
-    metrics.update({"tta": "none", "model": model.name, "dataset": ds.meta.get("name"),
+    metrics.update({"tta": "flip" if mirror else "none", "model": model.name, "dataset": ds.meta.get("name"),
                     "sources": {str(n): int(c) for n, c in zip(names, counts)},
                     "mesh_failures": int(failed.sum()), "presence_threshold": PRESENCE_THRESHOLD,
                     "mesh_fallback": FALLBACK,
