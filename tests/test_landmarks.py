@@ -246,6 +246,8 @@ def test_fersequence_makes_landmark_and_fusion_batches(tmp_path, monkeypatch, ho
     x, y = FERSequence(fds, "train", (48, 48, 1), 2, shuffle=False)[0]
     assert set(x) == {"image", "landmarks"} and x["image"].shape == (2, 48, 48, 1) and y.shape == (2, 7)
     np.testing.assert_array_equal(x["image"], ds.images[:2].astype(np.float32))
+    only_points = FERSequence(fds, "train", (468, 3), 2, shuffle=False)[0][0]  # faces kept, landmark model
+    np.testing.assert_array_equal(only_points, lds.images[:2])
     unchanged, same_cfg = prepare_landmark_inputs(ds, TrainConfig(model="baseline_cnn"))
     assert unchanged is ds and same_cfg.augment is True
     with pytest.raises(ValueError, match="two inputs"):

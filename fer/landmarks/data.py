@@ -75,18 +75,20 @@ class LandmarkDataset(Dataset):
                                dict(self.meta), take(self.presence), take(self.faces))
 
     def batch_inputs(self, idx: np.ndarray, rng: np.random.Generator, augment=None, image_shape=None):
-        """Model inputs for rows ``idx``: landmarks (augmented when ``augment`` is an Augment), plus
-        ``{"image": ...}`` when the dataset keeps faces (fusion: a mirrored face gets mirrored landmarks)."""
+        """Model inputs for rows ``idx``: landmarks (augmented when ``augment`` is an Augment), or
+        ``{"image", "landmarks"}`` when ``image_shape`` is an image's ``(H, W, C)`` and the dataset keeps its
+        faces (the fusion model: a mirrored face gets mirrored landmarks)."""
         pts = self.images[idx].astype(np.float32)
+        fusion = self.faces is not None and image_shape is not None and len(image_shape) == 3
         flips = None
         if augment is not None:
-            if self.faces is not None and augment.flip:
+            if fusion and augment.flip:
                 flips = rng.random(len(idx)) < 0.5
                 if flips.any():
                     pts[flips] = mirror_landmarks(pts[flips])
             pts = augment_landmarks(pts, rng, rotation=augment.rotation, zoom=augment.zoom,
-                                    flip=bool(augment.flip) and self.faces is None)
-        if self.faces is None:
+                                    flip=bool(augment.flip) and not fusion)
+        if not fusion:
             return pts
         from fer.preprocess import fit_to_model
 
@@ -94,7 +96,7 @@ class LandmarkDataset(Dataset):
         if flips is not None and flips.any():
             img = img.copy()
             img[flips] = img[flips][:, :, ::-1]
-        img = fit_to_model(img, image_shape) if image_shape is not None else img.astype(np.float32)
+        img = fit_to_model(img, image_shape)
         return {"image": img, LANDMARK_INPUT: pts}
 
 

@@ -47,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
 
     runs = [parse_run(s) for s in args.runs]
     data = resolve_path(args.data)
-    ds = landmark_dataset(load_dataset(data))
+    from fer.landmarks.data import FUSION_MODELS
+
+    ds = landmark_dataset(load_dataset(data), keep_faces=any(m in FUSION_MODELS for m, _, _ in runs))
     out = Path(args.out)
     summary_path = out / "summary.json"
     summary = {"command": command_line(), "dataset": str(args.data), "dataset_sha256": file_sha256(data),
