@@ -300,3 +300,12 @@ def test_landmark_predict_fn_runs_facemesh_itself(mesh, hopper48):
     assert landmark_predict_fn(fusion, mesh=mesh)(faces).shape == (2, 7)
     with pytest.raises(ValueError, match="no 'landmarks' input"):
         landmark_predict_fn(fer.models.build("baseline_cnn"))
+
+
+def test_study_runs_are_parsed_and_bad_ones_refused():
+    from fer.landmarks.study import parse_run
+
+    assert parse_run("landmark_gnn@anatomical:6") == ("landmark_gnn", "anatomical", 6)
+    assert parse_run("landmark_mlp:40") == ("landmark_mlp", None, 40)
+    with pytest.raises(ValueError, match="model\\[@graph\\]:epochs"):
+        parse_run("landmark_mlp")
