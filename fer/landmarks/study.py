@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             "num_samples": m["num_samples"], "mesh_failures": m["mesh_failures"],
             "accuracy_mesh_ok": m["accuracy_mesh_ok"], "source_accuracy": SOURCE_ACCURACY.get(model),
             "run_folder": str(out / name), "metrics_file": str(out / name / "metrics_val.json"),
+            "command": summary["command"],  # the study command that trained this entry (several may add to one summary)
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         summary["date"] = summary["runs"][name]["date"]
