@@ -77,3 +77,4 @@ def __dir__() -> list[str]:
 # Registering the custom objects with Keras: LabeledActivation/LabeledSoftmax (class names), CBAM & co.
 # (layers), ArcFace, CenterLoss, FocalLoss (losses).
 from fer import class_names as _class_names, layers as _layers, losses as _losses  # noqa: E402,F401
+from fer.landmarks import layers as _landmark_layers  # noqa: E402,F401  (registers GraphConv & co.)

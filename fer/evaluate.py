@@ -171,6 +171,10 @@ def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.
             labels are missing/extra, or the model's output size differs from the number of classes,
             or the class names stored in the model (:mod:`fer.class_names`) differ from ``classes``.
     """
+    from fer.landmarks.data import evaluate_landmark_model, is_landmark_model
+
+    if is_landmark_model(model) and isinstance(ds_or_images, Dataset) and labels is None:
+        return evaluate_landmark_model(model, ds_or_images, split, classes, tta, batch_size)  # FaceMesh landmarks
     extra: dict = {}
     if isinstance(ds_or_images, Dataset):
         if labels is not None:

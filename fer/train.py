@@ -36,6 +36,7 @@ from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.errors import UsageError
+from fer.landmarks.data import prepare_landmark_inputs
 from fer.models import available, build, default_lr, default_shape
 from fer.models.transfer import copy_weights_by_name
 from fer.provenance import command_line, file_sha256, weights_sha256
@@ -582,6 +583,7 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     """
     cfg = replace(config or TrainConfig(), **overrides)
     check_config(cfg)
+    ds, cfg = prepare_landmark_inputs(ds, cfg)  # landmark models: FaceMesh landmarks (cached) instead of pixels
     if cfg.soft_labels and ds.soft_labels is None:
         raise ValueError(f"soft_labels=True (--soft-labels) needs soft labels, and dataset {ds.meta.get('name', '')!r} "
                          "has none: use --data ferplus or fer2013+ferplus (FER+ votes), or give Dataset.soft_labels")

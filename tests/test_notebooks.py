@@ -2,7 +2,7 @@
 
 Every ``notebooks/NN_topic.ipynb`` must be committed with stripped outputs, open with a Colab badge that links
 to its own path, have the Colab-only install cell as its first code cell, and keep its knobs in exactly one
-cell tagged ``parameters`` that reads ``FER_QUICK``. The numbering is contiguous, 01 to 09.
+cell tagged ``parameters`` that reads ``FER_QUICK``. The numbering is contiguous, 01 to 10.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 NAME_PATTERN = re.compile(r"^(\d{2})_[a-z0-9]+(?:_[a-z0-9]+)*\.ipynb$")
 COLAB_URL = "https://colab.research.google.com/github/fer-course/fer/blob/main/notebooks/{name}"
-EXPECTED_NUMBERS = list(range(1, 10))
+EXPECTED_NUMBERS = list(range(1, 11))
 STRIP_HINT = "strip it before committing: python -m nbconvert --clear-output --inplace notebooks/{name}"
 
 
@@ -38,7 +38,7 @@ def by_name(paths):
     return pytest.mark.parametrize("path", paths, ids=[p.name for p in paths])
 
 
-def test_numbering_is_contiguous_01_to_09():
+def test_numbering_is_contiguous_01_to_10():
     names = [p.name for p in NOTEBOOKS]
     bad = [n for n in names if not NAME_PATTERN.match(n)]
     assert not bad, f"notebook names must look like NN_topic.ipynb (lower case, underscores): {bad}"
@@ -46,7 +46,7 @@ def test_numbering_is_contiguous_01_to_09():
     duplicated = sorted({n for n in numbers if numbers.count(n) > 1})
     assert not duplicated, f"notebook numbers used twice: {duplicated} in {names}"
     assert numbers == EXPECTED_NUMBERS, (
-        f"notebooks must be numbered 01..09 without gaps; found {[f'{n:02d}' for n in numbers]} ({names})")
+        f"notebooks must be numbered 01..10 without gaps; found {[f'{n:02d}' for n in numbers]} ({names})")
 
 
 @by_name(NOTEBOOKS)

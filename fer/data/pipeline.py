@@ -139,6 +139,9 @@ class FERSequence(keras.utils.PyDataset):
         else:
             raise ValueError(f"labels must be 'onehot' or 'soft', got {labels!r}")
         self.images = part.images
+        # a dataset with its own inputs (fer.landmarks.LandmarkDataset: landmarks, or image + landmarks)
+        # makes its batches
+        self._batch_inputs = getattr(part, "batch_inputs", None)
         self.label_ids = part.labels
         self.split = split
         self.input_shape = tuple(input_shape) if input_shape is not None else part.image_shape
@@ -173,12 +176,15 @@ class FERSequence(keras.utils.PyDataset):
     def __getitem__(self, index: int):
         idx = self._order[index * self.batch_size:(index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index, 1])
-        batch = self.images[idx]
-        if self.augment is not None:
-            x = augment_batch(batch, rng, self.augment)
+        if self._batch_inputs is not None:
+            x = self._batch_inputs(idx, rng, self.augment, self.input_shape)
         else:
-            x = batch.astype(np.float32)
-        x = _fit_shape(x, self.input_shape)
+            batch = self.images[idx]
+            if self.augment is not None:
+                x = augment_batch(batch, rng, self.augment)
+            else:
+                x = batch.astype(np.float32)
+            x = _fit_shape(x, self.input_shape)
         y = self.y[idx]
         if self.mixup_alpha > 0:
             x, y = mixup(x, y, rng, self.mixup_alpha)

@@ -17,8 +17,11 @@ def faces():
 
 def test_every_model_of_the_registry_is_in_the_study():
     import fer.models
+    from fer.landmarks.data import FUSION_MODELS, LANDMARK_MODELS
 
-    assert set(fer.models.available()) <= {e.model for e in arch.ENTRIES}
+    # the landmark models take FaceMesh points, not pixels: python -m fer.landmarks.study compares them
+    image_models = set(fer.models.available()) - set(LANDMARK_MODELS + FUSION_MODELS)
+    assert image_models <= {e.model for e in arch.ENTRIES}
     assert len({e.name for e in arch.ENTRIES}) == len(arch.ENTRIES)
 
 
