@@ -13,6 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from fer.labels import EMOTIONS
 
@@ -60,12 +61,12 @@ def plot_scores(table, title: str | None = None) -> Figure:
         low, high = frame[f"{metric}_low"].to_numpy(float), frame[f"{metric}_high"].to_numpy(float)
         err = np.vstack([value - low, high - value])
         ax.barh(y + offset, value, height=0.4, xerr=err, capsize=3, label=metric.replace("_", "-"))
-        for yi, v in zip(y + offset, value):
-            ax.text(v + 0.01, yi, f"{v:.3f}", va="center", fontsize=7)
+        for yi, v, hi in zip(y + offset, value, high):
+            ax.text(hi + 0.01, yi, f"{v:.3f}", va="center", fontsize=7)  # right of the error bar
     ax.set_yticks(y, frame["name"])
-    ax.set_xlim(0, min(1.0, float(frame[["accuracy_high", "macro_f1_high"]].to_numpy().max()) + 0.1))
+    ax.set_xlim(0, min(1.0, float(frame[["accuracy_high", "macro_f1_high"]].to_numpy().max()) + 0.12))
     ax.set_xlabel("score on the evaluation split (95% interval)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(title or "accuracy and macro-F1")
     fig.tight_layout()
     return fig
@@ -103,6 +104,9 @@ def plot_accuracy_against(table, x: str, xlabel: str | None = None, log: bool = 
         ax.legend(loc="lower right", fontsize=8)
     if log:
         ax.set_xscale("log")
+        plain = FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 4e+06 instead of 3x10^0
+        ax.xaxis.set_major_formatter(plain)
+        ax.xaxis.set_minor_formatter(plain if np.ptp(np.log10(cost)) < 1 else NullFormatter())
     ax.margins(x=0.2, y=0.15)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel("accuracy")
