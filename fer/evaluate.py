@@ -24,7 +24,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import cv2
 import keras
 import numpy as np
 
-from fer.data.atomic import json_default
+from fer.data.atomic import json_default, write_text
 from fer.data.dataset import Dataset
 from fer.inference.runtimes import compiled_predict, load_keras_model
 from fer.labels import EMOTIONS
@@ -269,17 +268,5 @@ def write_metrics(metrics: dict, path: str | os.PathLike) -> Path:
     record.setdefault("command", command_line())
     record.setdefault("date", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
     record.setdefault("versions", _versions())
-    text = json.dumps(_finite(record), indent=2, default=json_default, allow_nan=False) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    write_text(json.dumps(_finite(record), indent=2, default=json_default, allow_nan=False) + "\n", path)
     return path

@@ -14,7 +14,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 import threading
 import time
 import warnings
@@ -24,6 +23,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from fer.data.atomic import atomic_path
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 #: The shipped FaceMesh model and its SHA-256 (checked on every load).
@@ -242,19 +243,8 @@ def cache_key(faces: np.ndarray, settings: dict) -> str:
 
 
 def _save_npz_atomic(path: Path, **arrays) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # np.savez on a name would append ".npz"
+        np.savez(fh, **arrays)
 
 
 def extract_landmarks(faces: np.ndarray, *, margin: float = DEFAULT_MARGIN, cache_dir: str | os.PathLike | None = None,

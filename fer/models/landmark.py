@@ -216,7 +216,7 @@ def build_fer_landmark_fusion(input_shape: tuple[int, int, int] = (48, 48, 1), n
     """
     from fer.models.fer_resnet import _conv_bn_relu, _residual
 
-    image, x = input_stem(input_shape, name="fer_landmark_fusion")
+    image, x = input_stem(input_shape)
     x = _conv_bn_relu(x, 32, 1, "image_stem1")
     x = _conv_bn_relu(x, widths[0], 2, "image_stem2")
     for s, (filters, depth) in enumerate(zip(widths, depths), start=1):
