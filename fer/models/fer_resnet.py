@@ -54,15 +54,24 @@ def build_fer_resnet(input_shape: tuple[int, int, int] = (48, 48, 1), num_classe
         He et al., "Deep Residual Learning for Image Recognition", CVPR 2016.
     """
     inputs, x = input_stem(input_shape)
-    x = _conv_bn_relu(x, 32, 1, "stem1")
-    x = _conv_bn_relu(x, widths[0], 2, "stem2")
-    for s, (filters, depth) in enumerate(zip(widths, depths), start=1):
-        for b in range(depth):
-            x = _residual(x, filters, 2 if (b == 0 and s > 1) else 1, f"stage{s}_block{b + 1}")
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = residual_trunk(x, widths, depths)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     x = layers.Dense(num_classes, name="logits")(x)
     outputs = layers.Activation("softmax", dtype="float32", name="predictions")(x)
     model = keras.Model(inputs, outputs, name="fer_resnet")
     load_weights_file(model, weights)
     return model
+
+
+def residual_trunk(x, widths: tuple[int, ...], depths: tuple[int, ...], prefix: str = ""):
+    """fer_resnet's feature extractor: two stem convolutions, the residual stages, global average pooling.
+
+    ``prefix`` goes before every layer name (``""`` gives fer_resnet's own names, which its saved weights use;
+    the fusion model's image branch uses ``"image_"``)."""
+    x = _conv_bn_relu(x, 32, 1, f"{prefix}stem1")
+    x = _conv_bn_relu(x, widths[0], 2, f"{prefix}stem2")
+    for s, (filters, depth) in enumerate(zip(widths, depths), start=1):
+        for b in range(depth):
+            x = _residual(x, filters, 2 if (b == 0 and s > 1) else 1, f"{prefix}stage{s}_block{b + 1}")
+    return layers.GlobalAveragePooling2D(name=f"{prefix}avg_pool")(x)
+

@@ -214,15 +214,10 @@ def build_fer_landmark_fusion(input_shape: tuple[int, int, int] = (48, 48, 1), n
         Fusion of image and landmark models is the source project's stated future work; image branch:
         He et al., CVPR 2016 (see :func:`fer.models.build_fer_resnet`).
     """
-    from fer.models.fer_resnet import _conv_bn_relu, _residual
+    from fer.models.fer_resnet import residual_trunk
 
     image, x = input_stem(input_shape)
-    x = _conv_bn_relu(x, 32, 1, "image_stem1")
-    x = _conv_bn_relu(x, widths[0], 2, "image_stem2")
-    for s, (filters, depth) in enumerate(zip(widths, depths), start=1):
-        for b in range(depth):
-            x = _residual(x, filters, 2 if (b == 0 and s > 1) else 1, f"image_stage{s}_block{b + 1}")
-    x = layers.GlobalAveragePooling2D(name="image_avg_pool")(x)
+    x = residual_trunk(x, widths, depths, prefix="image_")
     x = layers.Dropout(dropout, name="image_dropout")(x)
     lm = _landmark_input(landmark_shape)
     y = _mlp_features(lm, landmark_units, dropout, prefix="lm_fc")
