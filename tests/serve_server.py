@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
-from fer.serve.bench import free_port
+from fer.benchmarks.serve import free_port
 
 
 @contextmanager

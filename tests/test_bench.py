@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fer import bench
+from fer.benchmarks import data as bench
 
 TINY = dict(data="synthetic", shapes=[(48, 48, 1), (24, 24, 3)], batch_size=8, batches=2, warmup=1, log=None)
 REPORT_KEYS = {"command", "date", "dataset", "split", "images", "machine", "load_average_before",

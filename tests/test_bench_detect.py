@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from fer.benchmarks.detect import FRAME, evaluate, make_scene, match, paste
 from fer.inference import DEMO_IMAGE, make_detector
-from fer.inference.bench_detect import FRAME, evaluate, make_scene, match, paste
-from fer.inference.calibrate_framing import _rotated_iou, composite, measure
+from fer.studies.framing import _rotated_iou, composite, measure
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from fer.bench_inference import benchmark, demo_frame, main
+from fer.benchmarks.inference import benchmark, demo_frame, main
 from fer.inference import Classifier, detect_faces, haar_available
 
 

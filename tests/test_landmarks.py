@@ -309,7 +309,7 @@ def test_landmark_predict_fn_runs_facemesh_itself(mesh, hopper48):
 
 
 def test_study_runs_are_parsed_and_bad_ones_refused():
-    from fer.landmarks.study import parse_run
+    from fer.studies.landmarks import parse_run
 
     assert parse_run("landmark_gnn@anatomical:6") == ("landmark_gnn", "anatomical", 6)
     assert parse_run("landmark_mlp:40") == ("landmark_mlp", None, 40)

@@ -10,9 +10,9 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
+from fer.benchmarks.serve import demo_frame, main, run_load  # noqa: E402
 from fer.inference import load_classifier, make_detector  # noqa: E402
 from fer.serve.app import create_app  # noqa: E402
-from fer.serve.bench import demo_frame, main, run_load  # noqa: E402
 from tests.serve_server import running  # noqa: E402
 
 

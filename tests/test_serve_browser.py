@@ -24,9 +24,9 @@ from selenium.common.exceptions import TimeoutException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
+from fer.benchmarks.serve import demo_frame  # noqa: E402
 from fer.inference import DEMO_IMAGE  # noqa: E402
 from fer.serve.app import create_app  # noqa: E402
-from fer.serve.bench import demo_frame  # noqa: E402
 from tests.serve_server import running  # noqa: E402
 
 WAIT = 120  # seconds: the test machine may be busy; the model runs on its CPU

@@ -1,90 +1,9 @@
-"""The landmark-model study: train each landmark model on FER2013 Training with one protocol, score all of PublicTest, write a summary.
-
-``python -m fer.landmarks.study --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
-every entry of ``--runs`` (``model[@graph]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
-one warm-up epoch, batch 64, the landmark augmentation (:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through
-:func:`fer.train.train` into ``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val``
-(PublicTest) face, failed meshes included (they get the fallback face), and rewrites ``<out>/summary.json``
-after each run, so a stopped study keeps what it finished.
-"""
-
-from __future__ import annotations
-
-import argparse
-import sys
-import time
-from datetime import datetime, timezone
-from pathlib import Path
-
-#: Test accuracies the source project reports on FER2013 for its landmark models.
-SOURCE_ACCURACY = {"landmark_mlp": 0.452, "landmark_transformer": 0.536, "landmark_gnn": 0.506}
-DEFAULT_RUNS = ("landmark_mlp:40", "landmark_gnn@mesh:4", "landmark_gnn@anatomical:4")
-
-
-def parse_run(spec: str) -> tuple[str, str | None, int]:
-    """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", "mesh", 6)``."""
-    head, _, epochs = spec.partition(":")
-    model, _, graph = head.partition("@")
-    if not epochs.isdigit() or int(epochs) < 1:
-        raise ValueError(f"--runs {spec!r}: write model[@graph]:epochs, e.g. landmark_gnn@mesh:6")
-    return model, graph or None, int(epochs)
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer.landmarks.study", description=__doc__)
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz)")
-    p.add_argument("--out", default="results/landmarks")
-    p.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="model[@graph]:epochs entries")
-    p.add_argument("--seed", type=int, default=42)
-    args = p.parse_args(argv)
-
-    import fer.models
-    from fer.data.atomic import write_json
-    from fer.data.sources import load_dataset, resolve_path
-    from fer.landmarks.data import landmark_dataset
-    from fer.provenance import command_line, file_sha256
-    from fer.train import TrainConfig, train
-
-    runs = [parse_run(s) for s in args.runs]
-    data = resolve_path(args.data)
-    from fer.landmarks.data import FUSION_MODELS
-
-    ds = landmark_dataset(load_dataset(data), keep_faces=any(m in FUSION_MODELS for m, _, _ in runs))
-    out = Path(args.out)
-    summary_path = out / "summary.json"
-    summary = {"command": command_line(), "dataset": str(args.data), "dataset_sha256": file_sha256(data),
-               "train_split": "train (FER2013 Training, all faces)",
-               "split": "val (FER2013 PublicTest, every face; failed meshes counted, with the fallback face)",
-               "protocol": "Adam, lr 1e-3, cosine after 1 warm-up epoch, batch 64, landmark augmentation, seed "
-                           f"{args.seed}", "landmarks": ds.meta["landmarks"], "runs": {}}
-    if summary_path.is_file():  # keep earlier entries of a study run in pieces
-        import json
-
-        summary["runs"] = json.loads(summary_path.read_text()).get("runs", {})
-    for model, graph, epochs in runs:
-        name = model + (f"_{graph}" if graph else "")
-        options = {"graph": graph} if graph else {}
-        cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
-                          warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=args.seed)
-        t0 = time.time()
-        run = train(ds, cfg, out / name, verbose=2)
-        m = run.metrics["val"]
-        summary["runs"][name] = {
-            "model": model, "model_options": options, "epochs": epochs,
-            "params": int(fer.models.build(model, **options).count_params()),
-            "wall_seconds": round(time.time() - t0, 1), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
-            "num_samples": m["num_samples"], "mesh_failures": m["mesh_failures"],
-            "accuracy_mesh_ok": m["accuracy_mesh_ok"], "source_accuracy": SOURCE_ACCURACY.get(model),
-            "run_folder": str(out / name), "metrics_file": str(out / name / "metrics_val.json"),
-            "command": summary["command"],  # the study command that trained this entry (several may add to one summary)
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        summary["date"] = summary["runs"][name]["date"]
-        write_json(summary, summary_path)
-        print(f"[fer.landmarks.study] {name}: val accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.4f}",
-              file=sys.stderr)
-    return 0
-
+"""``python -m fer.landmarks.study``, the old name of :mod:`fer.studies.landmarks`,
+kept because results/landmarks/summary.json records it as its command."""
 
 if __name__ == "__main__":
+    import sys
+
+    from fer.studies.landmarks import main
+
     sys.exit(main())

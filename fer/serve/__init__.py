@@ -4,7 +4,7 @@
 * :mod:`fer.serve.cli`: the ``serve`` command (uvicorn);
 * :mod:`fer.serve.images`, :mod:`fer.serve.uploads`: safe decoding of uploads (sniffed, size and pixel caps);
 * :mod:`fer.serve.tracking`: re-exports the IoU tracker of :mod:`fer.inference.tracking` (face tracks);
-* :mod:`fer.serve.bench`: the load benchmark → ``results/bench_serve.json``;
+* the load benchmark is :mod:`fer.benchmarks.serve` → ``results/bench_serve.json``;
 * ``fer/serve/static/``: the page (plain HTML, CSS and JavaScript; works offline).
 
 Importing this package needs nothing beyond the core install; :mod:`fer.serve.app` needs FastAPI.
