@@ -1,9 +1,9 @@
-"""``python -m fer.bench``, the old name of :mod:`fer.benchmarks.data`,
-kept because results/bench_data.json records it as its command."""
+"""``python -m fer.bench``: the old name of ``python -m fer bench data``, kept because
+results/bench_data.json records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.benchmarks.data import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("bench data"))

@@ -1,4 +1,4 @@
-"""The error a bad argument raises (unknown model, ``epochs < 1``, an unwritable ``--out``...): the CLI exits 2."""
+"""The errors a command reports as one line: a bad argument (exit 2) and a failure it cannot get past (exit 1)."""
 
 from __future__ import annotations
 
@@ -8,3 +8,8 @@ class UsageError(ValueError):
 
     ``python -m fer`` prints it without a traceback and exits 2, like argparse's own usage errors.
     """
+
+
+class CommandError(Exception):
+    """A command cannot go on for a reason outside its arguments (no camera, no face found...); the message
+    is complete and says what to do. ``python -m fer`` prints it as one line and exits 1."""

@@ -20,10 +20,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,11 +31,10 @@ import fer
 from fer.class_names import class_names
 from fer.data.atomic import atomic_path
 from fer.inference.classifier import Classifier, load_classifier
-from fer.inference.cli import cli_errors
 from fer.inference.runtimes import METADATA_KEY, load_keras_model, metadata_name, read_metadata
 from fer.preprocess import fit_to_model, model_input_shape
 
-__all__ = ["FORMATS", "METADATA_KEY", "QUANTIZE", "add_export_parser", "calibration_images", "compare",
+__all__ = ["FORMATS", "METADATA_KEY", "QUANTIZE", "calibration_images", "compare", "compare_on", "default_out",
            "export_onnx", "export_tflite", "read_metadata", "tflite_metadata_bytes"]
 
 #: Accepted ``quantize`` values for TFLite.
@@ -118,7 +115,8 @@ def _load(model):
     return model, model.name
 
 
-def _default_out(source: str, suffix: str, quantize: str | None) -> Path:
+def default_out(source: str, suffix: str, quantize: str | None) -> Path:
+    """Where an export of ``source`` goes by default: next to it, ``<stem>[_<quantize>]<suffix>``."""
     base = Path(source)
     stem = base.name[: -len(base.suffix)] if base.suffix else base.name
     tag = f"_{quantize}" if quantize else ""
@@ -144,6 +142,12 @@ def export_tflite(model, out_path: str | os.PathLike | None = None, quantize: st
 
     Raises:
         ValueError: unknown ``quantize``, ``int8`` without calibration data, or a bad ``out_path``.
+
+    Example:
+        >>> from fer.export import export_tflite, read_metadata
+        >>> path = export_tflite("models/fer2013_default.keras", quantize="float16")  # doctest: +SKIP
+        >>> read_metadata(path)["classes"][:2]  # doctest: +SKIP
+        ['angry', 'disgust']
     """
     import tensorflow as tf
 
@@ -153,7 +157,7 @@ def export_tflite(model, out_path: str | os.PathLike | None = None, quantize: st
         raise ValueError("int8 quantization needs calibration faces: pass calibration= (or --calibration DATA: "
                          "a fer2013.csv(.gz), an image-folder tree or 'synthetic')")
     keras_model, source = _load(model)
-    out = Path(out_path) if out_path is not None else _default_out(source, ".tflite", quantize)
+    out = Path(out_path) if out_path is not None else default_out(source, ".tflite", quantize)
     if out.suffix != ".tflite":
         raise ValueError(f"output {str(out)!r} must end with .tflite")
     options: dict = {}
@@ -188,7 +192,7 @@ def export_onnx(model, out_path: str | os.PathLike | None = None, *, opset: int 
         raise ImportError(f"ONNX export needs tf2onnx and onnx ({err}); install them with "
                           "`pip install tf2onnx onnxruntime` (or `pip install -e .[export]`)") from err
     keras_model, source = _load(model)
-    out = Path(out_path) if out_path is not None else _default_out(source, ".onnx", None)
+    out = Path(out_path) if out_path is not None else default_out(source, ".onnx", None)
     if out.suffix != ".onnx":
         raise ValueError(f"output {str(out)!r} must end with .onnx")
     # Keras' ONNX exporter wants a model that has been called once (a freshly loaded one has not).
@@ -240,66 +244,14 @@ def compare(reference, exported, images: np.ndarray, labels: np.ndarray | None =
     return out
 
 
-# --------------------------------------------------------------------------- CLI
+def compare_on(model_path: str | os.PathLike, exported: str | os.PathLike, spec: str, n: int = 2000) -> dict:
+    """:func:`compare` on up to ``n`` faces (a fixed random sample) of DATA ``spec``'s test split (else val,
+    else all of it); the result names the data and the split.
 
-
-def add_export_parser(subparsers) -> argparse.ArgumentParser:
-    """Register ``export``: ``python -m fer export MODEL --format tflite [--quantize ...]``."""
-    p = subparsers.add_parser(
-        "export", help="export a .keras model to TFLite or ONNX",
-        description="Export a trained .keras model to TFLite (optionally quantized) or ONNX. The class names "
-                    "are embedded in the exported file; `python -m fer predict --model FILE` loads it.",
-    )
-    p.add_argument("model", help="the .keras model file")
-    p.add_argument("--format", choices=FORMATS, default="tflite", help="output format (default: tflite)")
-    p.add_argument("--quantize", choices=[q for q in QUANTIZE if q], default=None,
-                   help="TFLite quantization (int8 needs --calibration)")
-    p.add_argument("--calibration", metavar="DATA", default=None,
-                   help="int8 calibration faces: a fer2013.csv(.gz), an image-folder tree or 'synthetic'")
-    p.add_argument("--calibration-samples", type=int, default=300, metavar="N",
-                   help="calibration faces to draw (default: 300)")
-    p.add_argument("--compare", metavar="DATA", default=None,
-                   help="after exporting, compare accuracy of the export and the Keras model on DATA's test "
-                        "(else val, else all) faces")
-    p.add_argument("--compare-samples", type=int, default=2000, metavar="N",
-                   help="faces used by --compare (default: 2000)")
-    p.add_argument("--compare-out", metavar="JSON", default=None,
-                   help="also write the --compare result as JSON (with command and date), e.g. into results/")
-    p.add_argument("--out", "-o", default=None, help="output file (default: next to MODEL)")
-    p.set_defaults(func=run_export)
-    return p
-
-
-def run_export(args: argparse.Namespace) -> int:
-    """The ``export`` subcommand; returns the exit code (errors go to stderr, without a traceback)."""
-    with cli_errors("export") as status:
-        if args.format == "onnx" and args.quantize:
-            raise ValueError("--quantize applies to --format tflite only")
-        if args.quantize == "int8" and not args.calibration:
-            raise ValueError("--quantize int8 needs --calibration DATA (a fer2013.csv(.gz), an image-folder "
-                             "tree or 'synthetic')")
-        model = load_keras_model(args.model)
-        if args.format == "tflite":
-            out = export_tflite(model, args.out or _default_out(args.model, ".tflite", args.quantize),
-                                args.quantize, args.calibration, calibration_samples=args.calibration_samples)
-        else:
-            out = export_onnx(model, args.out or _default_out(args.model, ".onnx", None))
-        meta = read_metadata(out)
-        print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, classes {meta.get('classes')})")
-        if args.compare:
-            report = _compare_on(args.model, out, args.compare, args.compare_samples)
-            print(json.dumps(report, indent=2))
-            if args.compare_out:
-                from fer.evaluate import write_metrics
-
-                report.update(model=str(args.model), exported=str(out), format=args.format,
-                              quantize=args.quantize, exported_mb=out.stat().st_size / 1e6)
-                write_metrics(report, args.compare_out)
-        status.code = 0
-    return status.code
-
-
-def _compare_on(model_path, exported: Path, spec: str, n: int) -> dict:
+    Example:
+        >>> compare_on("models/fer2013_default.keras", "models/fer2013_default.tflite", "synthetic:20", 100)
+        ... # doctest: +SKIP
+    """
     from fer.data.sources import load_dataset
 
     ds = load_dataset(spec)
@@ -312,10 +264,3 @@ def _compare_on(model_path, exported: Path, spec: str, n: int) -> dict:
         idx = np.sort(np.random.default_rng(0).choice(len(idx), n, replace=False))
     result = compare(model_path, exported, ds.images[idx], ds.labels[idx], label_classes=ds.classes)
     return {"data": str(spec), "split": split or "all", **result}
-
-
-if __name__ == "__main__":  # pragma: no cover - `python -m fer export` is the entry point
-    parser = argparse.ArgumentParser(prog="python -m fer.export")
-    add_export_parser(parser.add_subparsers(dest="command", required=True))
-    ns = parser.parse_args(["export", *sys.argv[1:]])
-    sys.exit(ns.func(ns))

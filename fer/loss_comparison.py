@@ -1,9 +1,9 @@
-"""``python -m fer.loss_comparison``, the old name of :mod:`fer.studies.losses`,
-kept because results/loss_comparison/comparison.json records it as its command."""
+"""``python -m fer.loss_comparison``: the old name of ``python -m fer study losses``, kept because
+results/loss_comparison/ records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.studies.losses import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("study losses"))

@@ -4,14 +4,13 @@ Every number in the card is read from files that the project's own commands wrot
 ``config.json`` / ``history.json`` / ``env.json``, ``python -m fer evaluate`` JSON, the inference benchmark),
 so the card cannot drift from what was measured::
 
-    python -m fer.model_card --run results/fer2013_default --model models/fer2013_default.keras \\
+    python -m fer card --run results/fer2013_default --model models/fer2013_default.keras \\
         --metrics results/fer2013_default/evaluate_val.json results/fer2013_default/evaluate_val_tta.json \\
         --out models/README.md
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -159,26 +158,7 @@ def _recalibration_lines(run: Path, config: dict, model_file: Path) -> list[str]
     return []
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.model_card", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--run", required=True, help="the run folder that trained the model")
-    parser.add_argument("--model", required=True, help="the shipped .keras file")
-    parser.add_argument("--metrics", nargs="*", default=[], help="evaluation JSON files (python -m fer evaluate)")
-    parser.add_argument("--bench", help="results/bench_inference.json")
-    parser.add_argument("--title", default="fer2013_default")
-    parser.add_argument("--note", action="append", default=[], help="an extra line for the Training section")
-    parser.add_argument("--see-also", action="append", default=[], help="another card to link at the end")
-    parser.add_argument("--out", default="models/README.md")
-    args = parser.parse_args(argv)
-    from fer.data.atomic import write_text
+if __name__ == "__main__":  # the old name of `python -m fer card`: models/README.md records it
+    from fer.cli import alias
 
-    text = model_card(Path(args.run), Path(args.model), [Path(p) for p in args.metrics],
-                      Path(args.bench) if args.bench else None, args.title, args.note, args.see_also)
-    out = write_text(text, args.out)
-    print(f"wrote {out}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(alias("card"))

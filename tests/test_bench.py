@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from fer.benchmarks import data as bench
+from fer.cli import main
 
 TINY = dict(data="synthetic", shapes=[(48, 48, 1), (24, 24, 3)], batch_size=8, batches=2, warmup=1, log=None)
 REPORT_KEYS = {"command", "date", "dataset", "split", "images", "machine", "load_average_before",
@@ -56,7 +57,7 @@ def test_missing_tf_keras_fails_with_the_install_command(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "tf_keras", None)  # makes `import tf_keras` raise ImportError
     with pytest.raises(ImportError, match=r"pip install -e \.\[bench\]"):
         bench.run_data(10, data="synthetic", peers=["tf_data", "image_data_generator"], log=None)
-    assert bench.main(["data", "--images", "10", "--data", "synthetic", "--no-write"]) == 1
+    assert main(["bench", "data", "--images", "10", "--data", "synthetic", "--no-write"]) == 1
     err = capsys.readouterr().err
     assert "ImageDataGenerator" in err and "pip install -e .[bench]" in err
 

@@ -6,7 +6,8 @@ import keras
 import numpy as np
 from keras import layers
 
-from fer.benchmarks.inference import benchmark, demo_frame, main
+from fer.benchmarks.inference import benchmark, demo_frame
+from fer.cli import main
 from fer.inference import Classifier, detect_faces, haar_available
 
 
@@ -34,6 +35,6 @@ def test_benchmark_reports_positive_numbers():
 
 def test_cli_needs_a_model(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    assert main(["--model", str(tmp_path / "none.keras"), "--out", str(out)]) == 1
+    assert main(["bench", "inference", "--model", str(tmp_path / "none.keras"), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "not found" in err and "--untrained" in err and not out.exists()

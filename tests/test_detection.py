@@ -15,6 +15,7 @@ from keras import layers
 
 import fer.inference.detection as detection
 from fer.class_names import attach_class_names
+from fer.cli.predict import add_predict_parser, add_webcam_parser
 from fer.inference import (
     DEMO_IMAGE,
     FRAMING,
@@ -22,8 +23,6 @@ from fer.inference import (
     FaceResult,
     IoUTracker,
     YuNetDetector,
-    add_predict_parser,
-    add_webcam_parser,
     aligned_crop,
     detect_and_predict,
     haar_available,

@@ -11,7 +11,8 @@ import pytest
 from keras import layers
 
 from fer.class_names import attach_class_names
-from fer.export import add_export_parser, compare, export_onnx, export_tflite, read_metadata
+from fer.cli.export import add_export_parser
+from fer.export import compare, export_onnx, export_tflite, read_metadata
 from fer.inference import Classifier, load_classifier
 
 NAMES = ("top_left", "top_right", "bottom_left", "bottom_right")

@@ -13,14 +13,13 @@ import pytest
 from keras import layers
 
 from fer.class_names import LabeledActivation, LabeledSoftmax, attach_class_names, class_names
-from fer.export import add_export_parser
+from fer.cli.export import add_export_parser
+from fer.cli.predict import add_predict_parser, add_webcam_parser
 from fer.inference import (
     DEMO_IMAGE,
     Classifier,
     FaceResult,
     YuNetDetector,
-    add_predict_parser,
-    add_webcam_parser,
     aligned_crop,
     crop_face,
     detect_and_predict,

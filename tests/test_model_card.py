@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from fer.cli import main
 from fer.evaluate import evaluate, write_metrics
-from fer.model_card import main, model_card, top_confusions
+from fer.model_card import model_card, top_confusions
 from fer.train import Phase
 from tests.test_train import quadrant_faces, tiny_config
 
@@ -45,7 +46,7 @@ def test_top_confusions_are_the_largest_off_diagonal_shares():
 def test_cli_writes_the_card_atomically(two_cycle_run, tmp_path, capsys):
     out, metrics_path = two_cycle_run
     card = tmp_path / "README.md"
-    assert main(["--run", str(out), "--model", str(out / "model.keras"), "--metrics", str(metrics_path),
+    assert main(["card", "--run", str(out), "--model", str(out / "model.keras"), "--metrics", str(metrics_path),
                  "--title", "tiny", "--out", str(card)]) == 0
     assert card.read_text().startswith("# Model card: `model.keras`")
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]  # no temporary file left behind

@@ -332,11 +332,11 @@ def test_stream_unknown_model_and_too_many_streams(client, classifier):
 
 
 def test_serve_command_defaults_to_loopback_and_reports_bad_models(capsys):
-    from fer.__main__ import build_parser, main
+    from fer.cli import build_parser, main
 
     args = build_parser().parse_args(["serve", "--model", "a.keras", "--model", "b.tflite"])
     assert (args.host, args.port, args.model) == ("127.0.0.1", 8000, ["a.keras", "b.tflite"])
-    from fer.serve.cli import _is_loopback
+    from fer.cli.serve import _is_loopback
 
     assert all(map(_is_loopback, ("127.0.0.1", "::1", "localhost"))) and not _is_loopback("0.0.0.0")
     assert main(["serve", "--model", "missing.keras"]) == 1

@@ -10,7 +10,8 @@ pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 pytest.importorskip("httpx")
 
-from fer.benchmarks.serve import demo_frame, main, run_load  # noqa: E402
+from fer.benchmarks.serve import demo_frame, run_load  # noqa: E402
+from fer.cli import main  # noqa: E402
 from fer.inference import load_classifier, make_detector  # noqa: E402
 from fer.serve.app import create_app  # noqa: E402
 from tests.serve_server import running  # noqa: E402
@@ -53,5 +54,5 @@ def test_run_load_stops_at_the_time_budget(url):
 
 def test_bad_arguments_are_refused(capsys):
     with pytest.raises(SystemExit):
-        main(["--clients", "0"])
+        main(["bench", "serve", "--clients", "0"])
     assert "--clients" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""Input-pipeline speed: ``python -m fer.bench data [--images N] [--out results/bench_data.json]``.
+"""Input-pipeline speed: ``python -m fer bench data [--images N] [--out results/bench_data.json]``.
 
 Measures, side by side in one run and on the same faces, how many augmented training batches per
 second each input pipeline produces at 48x48x1 (the FER2013 models) and 224x224x3 (the ImageNet
@@ -29,11 +29,8 @@ otherwise idle machine: the JSON records the load average before and after.
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import platform
-import sys
 import tempfile
 import time
 import warnings
@@ -49,6 +46,8 @@ import fer  # noqa: E402
 from fer.data.atomic import write_json  # noqa: E402
 from fer.data.dataset import Dataset  # noqa: E402
 from fer.data.pipeline import Augment, FERSequence, tf_dataset  # noqa: E402
+from fer.environment import load_average, machine, versions  # noqa: E402
+from fer.provenance import command_line  # noqa: E402
 
 RESULTS = Path(fer.__file__).resolve().parents[1] / "results" / "bench_data.json"
 
@@ -329,28 +328,8 @@ def conclusions(report: dict) -> list[str]:
 
 
 def _versions() -> dict:
-    import cv2
-    import keras
-    import tensorflow as tf
-
-    out = {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-           "numpy": np.__version__, "opencv": cv2.__version__}
-    try:
-        import tf_keras
-
-        out["tf_keras"] = tf_keras.__version__
-    except ImportError:
-        out["tf_keras"] = None
-    for name in ("scipy", "PIL"):
-        try:
-            out[name.lower()] = __import__(name).__version__
-        except ImportError:
-            out[name.lower()] = None
-    return out
-
-
-def _load() -> list[float] | None:
-    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    return {**versions("python", "tensorflow", "keras", "numpy", "opencv"),
+            **versions("tf_keras", "scipy", "pil", missing_ok=True)}
 
 
 def run_data(images: int = 2000, *, data: str = "auto", peers: Sequence[str] = PEERS,
@@ -367,20 +346,19 @@ def run_data(images: int = 2000, *, data: str = "auto", peers: Sequence[str] = P
     """
     if BASELINE in peers:
         require_tf_keras()  # fail before the (slow) data loading
-    load_before = _load()
+    load_before = load_average()
     ds, source = bench_faces(images, data, seed)
     results = benchmark(ds, peers=peers, shapes=shapes, batch_size=batch_size, batches=batches,
                         warmup=warmup, seed=seed, log=log)
     report = {
-        "command": command or "python -m fer.bench data (called from Python: fer.bench.run_data)",
+        "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": source,
         "split": "train",
         "images": len(ds),
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": machine(),
         "load_average_before": load_before,
-        "load_average_after": _load(),
+        "load_average_after": load_average(),
         "versions": _versions(),
         "settings": {
             "batch_size": batch_size, "timed_batches": batches, "warmup_batches": warmup, "seed": seed,
@@ -408,52 +386,3 @@ def run_data(images: int = 2000, *, data: str = "auto", peers: Sequence[str] = P
     if out is not None:
         write_json(report, out)
     return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.bench", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="what", required=True)
-    p = sub.add_parser("data", help="input-pipeline throughput with augmentation (FERSequence, tf.data, "
-                                    "ImageDataGenerator, image_dataset_from_directory)")
-    p.add_argument("--images", type=int, default=2000, help="number of faces (default: 2000)")
-    p.add_argument("--data", default="auto",
-                   help="'auto' (real FER2013 when found, else synthetic), 'fer2013', 'synthetic' or a fer2013.csv")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--batches", type=int, default=30, help="timed batches per peer and shape (default: 30)")
-    p.add_argument("--warmup", type=int, default=5, help="untimed batches first (default: 5)")
-    p.add_argument("--peers", nargs="+", default=list(PEERS), choices=PEERS, metavar="PEER",
-                   help=f"pipelines to time, from {', '.join(PEERS)} (default: all)")
-    p.add_argument("--sizes", nargs="+", default=["48x48x1", "224x224x3"],
-                   help="input shapes HxWxC (default: 48x48x1 224x224x3)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(RESULTS), help=f"JSON to write (default: {RESULTS})")
-    p.add_argument("--no-write", action="store_true", help="print the report only")
-    args = parser.parse_args(argv)
-
-    from fer.inference import cli_errors
-
-    with cli_errors("bench data") as status:
-        shapes = [_parse_shape(s) for s in args.sizes]
-        command = "python -m fer.bench " + " ".join(argv if argv is not None else sys.argv[1:])
-        report = run_data(args.images, data=args.data, peers=args.peers, shapes=shapes,
-                          batch_size=args.batch_size, batches=args.batches, warmup=args.warmup, seed=args.seed,
-                          command=command, out=None if args.no_write else args.out)
-        print("\n".join(report["conclusions"]))
-        if not args.no_write:
-            print(f"wrote {args.out}")
-        status.code = 0
-    return status.code
-
-
-def _parse_shape(text: str) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(v) for v in text.lower().split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or shape[2] not in (1, 3) or min(shape) < 1:
-        raise ValueError(f"--sizes {text!r}: expected HxWxC with C 1 or 3, e.g. 48x48x1 or 224x224x3")
-    return shape  # type: ignore[return-value]
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m fer.inference.bench_detect [--scenes 100] [--data fer2013.csv.gz] [--ckplus CK+48]
+    python -m fer bench detect [--scenes 100] [--data fer2013.csv.gz] [--ckplus CK+48]
 
 Each 640x480 scene holds 1-4 FER2013 (Training) or CK+ faces pasted at 24-200 px, rotated by up to
 ±30 degrees with a feathered edge, on a varied background (gradients, clutter, noise) under varied
@@ -16,9 +16,7 @@ scikit-image is installed (faces counted by the detectors only, no boxes: listed
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.atomic import write_json
+from fer.environment import load_average
 from fer.inference.detection import haar_available, make_detector
 from fer.inference.tracking import iou
 
@@ -194,8 +192,11 @@ def load_faces(data: Path, ckplus: Path | None, n: int, rng: np.random.Generator
     return np.concatenate(faces), what
 
 
-def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int) -> dict:
-    load = [round(v, 2) for v in os.getloadavg()]
+def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int, command: str | None = None) -> dict:
+    """Score the detectors on ``scenes`` composite scenes of FER2013 (and CK+) faces; return the report."""
+    from fer.provenance import command_line
+
+    load = load_average()
     rng = np.random.default_rng(seed)
     faces, what = load_faces(data, ckplus, 2000, rng)
     built = [make_scene(faces, rng) for _ in range(scenes)]
@@ -207,7 +208,7 @@ def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int) -> dict:
     if "haar" not in detectors:
         results["haar"] = {"skipped": f"OpenCV {cv2.__version__} ships no Haar cascades"}
     return {
-        "command": "python -m fer.inference.bench_detect " + " ".join(sys.argv[1:]),
+        "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": what,
         "scenes": scenes, "faces": sum(len(t) for _, t in built), "seed": seed,
@@ -217,34 +218,7 @@ def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int) -> dict:
         "detector_settings": settings,
         "opencv": cv2.__version__,
         "machine": {"cpu_count": os.cpu_count(), "load_average_before": load,
-                    "load_average_after": [round(v, 2) for v in os.getloadavg()]},
+                    "load_average_after": load_average()},
         "results": results,
         "skimage_photos": skimage_photos(detectors),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from fer.inference.cli import cli_errors
-
-    p = argparse.ArgumentParser(prog="python -m fer.inference.bench_detect", description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenes", type=int, default=100, help="composite scenes (default 100)")
-    p.add_argument("--data", default=str(DEFAULT_FER), help=f"FER2013 csv(.gz) (default {DEFAULT_FER})")
-    p.add_argument("--ckplus", default=str(DEFAULT_CKPLUS), help=f"CK+48 folder (default {DEFAULT_CKPLUS})")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(RESULTS), help=f"JSON to write (default {RESULTS})")
-    args = p.parse_args(argv)
-    with cli_errors("bench_detect") as status:
-        if not Path(args.data).is_file():
-            raise FileNotFoundError(f"--data {args.data} not found; pass the FER2013 csv(.gz)")
-        if not 1 <= args.scenes <= 10000:
-            raise ValueError(f"--scenes must be in 1..10000, got {args.scenes}")
-        report = run(Path(args.data), Path(args.ckplus), scenes=args.scenes, seed=args.seed)
-        for name, r in report["results"].items():
-            print(name, {k: r.get(k) for k in ("recall", "precision", "ms_per_frame_median")})
-        print(f"wrote {write_json(report, args.out)}")
-        status.code = 0
-    return status.code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Inference speed of the default model: ``python -m fer.bench_inference`` → ``results/bench_inference.json``.
+"""Inference speed of the default model: ``python -m fer bench inference`` → ``results/bench_inference.json``.
 
 Measures, on this machine's CPU:
 
@@ -23,11 +23,6 @@ trained model) when the default model is not there yet; the JSON says so.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import platform
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,12 +33,11 @@ import cv2
 import numpy as np
 
 import fer
-from fer.data.atomic import write_json
+from fer.environment import load_average, machine, versions
 from fer.inference import (
     DEFAULT_MODEL,
     DEMO_IMAGE,
     Classifier,
-    cli_errors,
     detect_and_predict,
     draw_predictions,
     load_classifier,
@@ -116,19 +110,18 @@ def benchmark(keras_clf: Classifier, tflite_clf: Classifier | None = None, *, se
 
 
 def _machine() -> dict:
-    import keras
-    import tensorflow as tf
-
-    return {
-        "platform": platform.platform(), "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(), "python": platform.python_version(), "tensorflow": tf.__version__,
-        "keras": keras.__version__, "opencv": cv2.__version__, "numpy": np.__version__,
-        "load_average_before": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-    }
+    return {**machine(), **versions("python", "tensorflow", "keras", "opencv", "numpy"),
+            "load_average_before": load_average()}
 
 
-def run(model: str | None = None, *, untrained: bool = False, seconds: float = 3.0, tflite: bool = True) -> dict:
-    """Benchmark ``model`` (default: the shipped default model) and return the report dict."""
+def run(model: str | None = None, *, untrained: bool = False, seconds: float = 3.0, tflite: bool = True,
+        command: str | None = None) -> dict:
+    """Benchmark ``model`` (default: the shipped default model) and return the report dict.
+
+    Example:
+        >>> report = run(untrained=True, seconds=0.5, tflite=False)  # doctest: +SKIP
+        >>> report["results"]["keras_batch256_faces_per_s"]  # doctest: +SKIP
+    """
     import keras
 
     from fer.export import export_tflite
@@ -153,7 +146,7 @@ def run(model: str | None = None, *, untrained: bool = False, seconds: float = 3
         tflite_clf = load_classifier(export_tflite(net, Path(tmp) / "bench.tflite")) if tflite else None
         results = benchmark(keras_clf, tflite_clf, seconds=seconds)
     return {
-        "command": command_line(),
+        "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": source,
         "trained": not untrained,
@@ -168,26 +161,3 @@ def run(model: str | None = None, *, untrained: bool = False, seconds: float = 3
         "machine": machine,
         "results": results,
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fer.bench_inference", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", default=None, help="a .keras model (default: models/fer2013_default.keras)")
-    parser.add_argument("--untrained", action="store_true", help="time a freshly built fer_resnet instead")
-    parser.add_argument("--seconds", type=float, default=3.0, help="time spent on each measurement (default: 3)")
-    parser.add_argument("--no-tflite", action="store_true", help="skip the TFLite measurements")
-    parser.add_argument("--out", default=str(RESULTS), help=f"JSON to write (default: {RESULTS})")
-    parser.add_argument("--no-write", action="store_true", help="print the report only")
-    args = parser.parse_args(argv)
-    with cli_errors("bench_inference") as status:
-        report = run(args.model, untrained=args.untrained, seconds=args.seconds, tflite=not args.no_tflite)
-        print(json.dumps(report["results"], indent=2))
-        if not args.no_write:
-            out = write_json(report, args.out)
-            print(f"wrote {out}")
-        status.code = 0
-    return status.code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Benchmark of FaceMesh extraction speed (faces per second) for several interpreter / thread / batch settings.
 
-``python -m fer.landmarks.bench --data ../shared/data/fer2013/fer2013.csv.gz --faces 1000`` times
+``python -m fer bench landmarks --data ../shared/data/fer2013/fer2013.csv.gz --faces 1000`` times
 :class:`fer.landmarks.FaceMesh` (crop preparation included, no cache) on the first training faces for each
 setting and writes ``results/bench_landmarks.json`` (command, date, CPU count, load average, faces/s and
 share of faces with presence > 0.5 per setting). ``--full-run`` adds the figures of a whole-dataset
@@ -9,7 +9,6 @@ extraction measured earlier (seconds, faces), for the record.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -44,39 +43,35 @@ def bench(faces: np.ndarray, settings=SETTINGS, repeats: int = 2) -> list[dict]:
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer.landmarks.bench", description=__doc__)
-    p.add_argument("--data", required=True)
-    p.add_argument("--faces", type=int, default=1000)
-    p.add_argument("--out", default="results/bench_landmarks.json")
-    p.add_argument("--full-run", nargs=2, type=float, metavar=("SECONDS", "FACES"),
-                   help="a whole-dataset extraction measured earlier, recorded beside the benchmark")
-    args = p.parse_args(argv)
-    from fer.data.atomic import write_json
+def run(data: str, faces_n: int = 1000, *, full_run: tuple[float, float] | None = None,
+        command: str | None = None) -> dict:
+    """Time FaceMesh on the first ``faces_n`` training faces of ``data`` under each setting of :func:`bench`;
+    return the record (``full_run``: ``(seconds, faces)`` of a whole-dataset extraction measured earlier).
+
+    Example:
+        >>> record = run("synthetic:20", 50)  # doctest: +SKIP
+        >>> record["best"]["faces_per_second"]  # doctest: +SKIP
+    """
     from fer.data.sources import load_dataset
+    from fer.environment import load_average
     from fer.provenance import command_line
 
-    ds = load_dataset(args.data).subset("train")
-    faces = ds.images[:args.faces]
-    load_before = os.getloadavg()
+    ds = load_dataset(data).subset("train")
+    faces = ds.images[:faces_n]
+    load_before = load_average()
     rows = bench(faces)
     best = max(rows, key=lambda r: r["faces_per_second"])
-    record = {"command": command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "dataset": str(args.data), "faces": int(len(faces)), "cpu_count": os.cpu_count(),
-              "load_average_before": [round(v, 2) for v in load_before],
-              "load_average_after": [round(v, 2) for v in os.getloadavg()],
+    record = {"command": command or command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              "dataset": str(data), "faces": int(len(faces)), "cpu_count": os.cpu_count(),
+              "load_average_before": load_before, "load_average_after": load_average(),
               "note": "2-core CPU shared with a background training job (see the load averages); margin 0.25, "
                       "crop preparation included",
               "settings": rows, "best": best, "target_faces_per_second": 200,
               "reaches_target": best["faces_per_second"] >= 200}
-    if args.full_run:
-        seconds, n = args.full_run
+    if full_run:
+        seconds, n = full_run
         record["full_extraction"] = {"faces": int(n), "seconds": seconds, "faces_per_second": round(n / seconds, 1),
                                      "settings": {"workers": 2, "num_threads": 1, "batch_size": 8}}
-    write_json(record, args.out)
-    print(f"wrote {args.out}: best {best['faces_per_second']} faces/s", file=sys.stderr)
-    return 0
+    return record
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Load benchmark of the web app: ``python -m fer.serve.bench`` → ``results/bench_serve.json``.
+"""Load benchmark of the web app: ``python -m fer bench serve`` → ``results/bench_serve.json``.
 
 Starts ``python -m fer serve`` on a free 127.0.0.1 port in a subprocess, then, for 1, 4 and 16 concurrent
 clients (threads, each with its own keep-alive connection), posts one 640x480 JPEG with one face (the demo
@@ -11,10 +11,7 @@ before and after is recorded next to the numbers, since a busy machine slows eve
 
 from __future__ import annotations
 
-import argparse
 import os
-import platform
-import shlex
 import socket
 import subprocess
 import sys
@@ -27,7 +24,7 @@ import cv2
 import numpy as np
 
 import fer
-from fer.data.atomic import write_json
+from fer import environment
 from fer.inference import DEMO_IMAGE
 from fer.provenance import command_line
 
@@ -148,49 +145,38 @@ def run_load(url: str, payload: bytes, clients: int, max_requests: int, seconds:
 
 def machine() -> dict:
     """The machine the numbers come from."""
-    import fastapi
-    import tensorflow as tf
-    import uvicorn
-
-    return {"platform": platform.platform(), "processor": platform.machine(), "cpu_count": os.cpu_count(),
-            "python": platform.python_version(), "tensorflow": tf.__version__, "fastapi": fastapi.__version__,
-            "uvicorn": uvicorn.__version__, "opencv": cv2.__version__, "niceness": os.nice(0)}
+    return {**environment.machine(), **environment.versions("python", "tensorflow", "fastapi", "uvicorn", "opencv"),
+            "niceness": os.nice(0)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer.serve.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", action="append", default=[], metavar="FILE", help="model(s) to serve (default: shipped)")
-    p.add_argument("--clients", default="1,4,16", help="comma-separated concurrency levels (default 1,4,16)")
-    p.add_argument("--requests", type=int, default=300, help="most requests per level (default 300)")
-    p.add_argument("--seconds", type=float, default=20.0, help="most seconds per level (default 20)")
-    p.add_argument("--warmup", type=int, default=10, help="requests before each level, not counted (default 10)")
-    p.add_argument("--detect-size", type=int, default=400, help="the server's --detect-size (default 400)")
-    p.add_argument("--scale-factor", type=float, default=1.1, help="the server's --scale-factor (default 1.1)")
-    p.add_argument("--detector", choices=("yunet", "haar"), default="yunet",
-                   help="the server's --detector (default yunet)")
-    p.add_argument("--out", default=str(RESULTS),
-                   help=f"results JSON (default {RESULTS.relative_to(RESULTS.parents[1])})")
-    args = p.parse_args(argv)
-    levels = [int(c) for c in args.clients.split(",") if c.strip()]
-    if not levels or min(levels) < 1 or args.requests < 1 or args.seconds <= 0:
-        p.error("--clients must be positive integers, --requests >= 1 and --seconds > 0")
+def run(models: list[str] | None = None, levels: list[int] = (1, 4, 16), *, requests: int = 300,
+        seconds: float = 20.0, warmup: int = 10, detector_name: str = "yunet", detect_size: int = 400,
+        scale_factor: float = 1.1, command: str | None = None) -> dict:
+    """Start ``python -m fer serve`` on a free port, load it with ``levels`` concurrent clients (each level
+    after ``warmup`` uncounted requests, until ``requests`` or ``seconds``), stop it; return the report
+    (``every_request_answered`` and ``server_up_after`` say whether it held).
+
+    Example:
+        >>> report = run(levels=[1, 4], requests=50, seconds=5)  # doctest: +SKIP
+        >>> report["results"][0]["p50_ms"]  # doctest: +SKIP
+    """
+    models = list(models or [])
     import httpx
 
     _, jpeg = cv2.imencode(".jpg", demo_frame(), [cv2.IMWRITE_JPEG_QUALITY, 90])
     payload = jpeg.tobytes()
-    load_before = os.getloadavg()
+    load_before = environment.load_average()
     port = free_port()
-    detector = {"name": args.detector, "max_side": args.detect_size, "scale_factor": args.scale_factor}
-    proc = start_server(port, args.model, max(16, max(levels)),
-                        ["--detector", args.detector, "--detect-size", str(args.detect_size), "--scale-factor",
-                         str(args.scale_factor)])
+    detector = {"name": detector_name, "max_side": detect_size, "scale_factor": scale_factor}
+    proc = start_server(port, models, max(16, max(levels)),
+                        ["--detector", detector_name, "--detect-size", str(detect_size), "--scale-factor",
+                         str(scale_factor)])
     url = f"http://127.0.0.1:{port}/v1/predict"
     try:
         runs = []
         for c in levels:
-            run_load(url, payload, c, args.warmup, 60.0)
-            runs.append(run_load(url, payload, c, args.requests, args.seconds))
+            run_load(url, payload, c, warmup, 60.0)
+            runs.append(run_load(url, payload, c, requests, seconds))
             r = runs[-1]
             print(f"{c:3d} clients: {r['requests_per_s']} req/s  p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  "
                   f"({r['ok']}/{r['requests']} ok)", file=sys.stderr)
@@ -198,21 +184,20 @@ def main(argv: list[str] | None = None) -> int:
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10.0).json()["models"]
     finally:
         stop_server(proc)
-    load_after = os.getloadavg()
+    load_after = environment.load_average()
     every_answered = all(r["ok"] == r["requests"] and r["answers_without_one_face"] == 0 for r in runs)
     at1 = next((r for r in runs if r["clients"] == 1), None)
     at4 = next((r for r in runs if r["clients"] == 4), None)
     result = {
-        "command": command_line() if argv is None else shlex.join(["python", "-m", "fer.serve.bench", *argv]),
+        "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "endpoint": "POST /v1/predict (raw image/jpeg body), 127.0.0.1",
         "frame": f"fer/assets/grace_hopper.jpg 400 px high on a 640x480 canvas (one face), JPEG q90, "
                  f"{len(payload)} bytes",
         "model": {k: models[0][k] for k in ("name", "version", "format")},
         "detector": detector,
-        "limits": {"requests_per_level": args.requests, "seconds_per_level": args.seconds, "warmup": args.warmup},
-        "machine": {**machine(), "load_average_before": [round(v, 2) for v in load_before],
-                    "load_average_after": [round(v, 2) for v in load_after]},
+        "limits": {"requests_per_level": requests, "seconds_per_level": seconds, "warmup": warmup},
+        "machine": {**machine(), "load_average_before": load_before, "load_average_after": load_after},
         "results": runs,
         "server_up_after": health.status_code == 200,
         "every_request_answered": every_answered,
@@ -222,10 +207,6 @@ def main(argv: list[str] | None = None) -> int:
                     "requests_per_s_at_4_met": bool(at4 and at4["requests_per_s"]
                                                     and at4["requests_per_s"] >= TARGETS["requests_per_s_at_4_min"])},
     }
-    write_json(result, args.out)
-    print(f"wrote {args.out}", file=sys.stderr)
-    return 0 if every_answered and result["server_up_after"] else 1
+    return result
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Datasets: readers for the real formats, writers, synthetic data, merging, and the training pipeline.
 
-The leakage audit (``audit``, ``audit_table``, ``plot_audit``, command ``python -m fer.data.audit``)
+The leakage audit (``audit``, ``audit_table``, ``plot_audit``, command ``python -m fer audit``)
 lives in :mod:`fer.data.audit`; :func:`fer.data.sources.load_dataset` reads any supported source by name.
 """
 

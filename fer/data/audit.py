@@ -2,17 +2,15 @@
 
 Run on the real data (writes JSON + PNG, recording command, paths, splits and date)::
 
-    python -m fer.data.audit --fer2013 ../shared/data/fer2013/fer2013.csv.gz \\
+    python -m fer audit --fer2013 ../shared/data/fer2013/fer2013.csv.gz \\
         --ferplus ../shared/data/ferplus/fer2013new.csv --ckplus ../shared/data/ckplus/CK+48 \\
         --out results/merge_audit.json
 """
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import os
-import platform
 import shlex
 import sys
 import time
@@ -25,6 +23,7 @@ import pandas as pd
 from fer.data.atomic import write_json
 from fer.data.dataset import SPLITS, Dataset
 from fer.data.merge import NEAR_CORRELATION, NEAR_THRESHOLD, class_counts, components, find_duplicates
+from fer.environment import versions
 
 #: Split pairs audited: (first, second) → how many faces of *second* also occur in *first*.
 SPLIT_PAIRS: tuple[tuple[str, str], ...] = (("train", "val"), ("train", "test"), ("val", "test"))
@@ -54,6 +53,12 @@ def audit(
           ``changes`` counts label pairs like ``"sad->neutral"``, and a few ``examples``);
         * ``groups_in_several_splits``: with group ids (CK+ subjects), groups that span splits (should be 0);
         * ``merge``: the merge report's summary when ``ds`` comes from :func:`fer.data.merge`.
+
+    Example:
+        >>> from fer.data import make_synthetic
+        >>> from fer.data.audit import audit, audit_table
+        >>> report = audit(make_synthetic(10))
+        >>> audit_table(report, "overlap")  # doctest: +SKIP
     """
     exact, near = find_duplicates(ds, near_threshold, near_correlation)
     split = ds.split.astype(str)
@@ -231,66 +236,42 @@ def label_agreement(a: Dataset, b: Dataset) -> dict:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: audit FER2013, FER+ and CK+ and their merge; write JSON and a PNG next to it."""
-    parser = argparse.ArgumentParser(prog="python -m fer.data.audit", description=main.__doc__)
-    parser.add_argument("--fer2013", type=Path, help="fer2013.csv(.gz)")
-    parser.add_argument("--ferplus", type=Path, help="FER+ fer2013new.csv (needs --fer2013); its majority labels "
-                        "replace FER2013's in the merge")
-    parser.add_argument("--ckplus", type=Path, help="CK+48 folder")
-    parser.add_argument("--out", type=Path, default=Path("results/merge_audit.json"))
-    parser.add_argument("--contempt", default="drop", help="'drop' or 'map:<emotion>' (default drop)")
-    parser.add_argument("--near-threshold", type=int, default=NEAR_THRESHOLD)
-    parser.add_argument("--near-correlation", type=float, default=NEAR_CORRELATION)
-    parser.add_argument("--ckplus-val", type=float, default=0.15)
-    parser.add_argument("--ckplus-test", type=float, default=0.15)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    if args.ferplus and not args.fer2013:
-        parser.error("--ferplus needs --fer2013 (FER+ has labels only; the faces are in fer2013.csv)")
-    if not (args.fer2013 or args.ckplus):
-        parser.error("give at least one of --fer2013, --ckplus")
-    report = run_audit(args.fer2013, args.ferplus, args.ckplus, contempt=args.contempt,
-                       near_threshold=args.near_threshold, near_correlation=args.near_correlation,
-                       ckplus_val=args.ckplus_val, ckplus_test=args.ckplus_test, seed=args.seed,
-                       argv=sys.argv[1:] if argv is None else list(argv))
-    write_json(report, args.out)
-    fig = plot_audit(report["merged"], before=report["merged_before_dedup"],
-                     title="merged: " + " + ".join(report["merged_from"]))
-    png = args.out.with_suffix(".png")
-    tmp = png.with_name(f".{png.name}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, png)
-    finally:
-        tmp.unlink(missing_ok=True)
-    print(f"wrote {args.out} and {png}")
-    for name in ("fer2013", "ferplus", "ckplus", "merged_before_dedup", "merged"):
-        if name in report:
-            print(f"\n{name}: {report[name]['splits']}")
-            print(audit_table(report[name], "overlap").to_string())
-    m = report["merged"]["merge"]
-    print(f"\nmerge removed {m['rows_in'] - m['rows_out']} of {m['rows_in']} rows: {m['removed_by_reason']}")
-    return 0
+    """``python -m fer.data.audit ARGS``, the old name of ``python -m fer audit ARGS`` (results/merge_audit.json
+    records it); the command recorded is the one typed."""
+
+    from fer.cli import main as cli_main
+
+    if argv is None:
+        return cli_main(["audit", *sys.argv[1:]])
+    return cli_main(["audit", *argv], command=shlex.join(["python", "-m", "fer.data.audit", *map(str, argv)]))
 
 
 def run_audit(
     fer2013: Path | None, ferplus: Path | None, ckplus: Path | None, *, contempt: str = "drop",
     near_threshold: int = NEAR_THRESHOLD, near_correlation: float = NEAR_CORRELATION,
-    ckplus_val: float = 0.15, ckplus_test: float = 0.15, seed: int = 0, argv: Sequence[str] = (),
+    ckplus_val: float = 0.15, ckplus_test: float = 0.15, seed: int = 0, command: str | None = None,
 ) -> dict:
-    """Load the given datasets, audit each and their merge; return the JSON-ready report (see :func:`main`)."""
+    """Load the given datasets, audit each and their merge; return the JSON-ready report (``python -m fer audit``).
+
+    ``command``: the command line the report records (default: this process's).
+
+    Example:
+        >>> report = run_audit(Path("fer2013.csv.gz"), None, Path("CK+48"))  # doctest: +SKIP
+        >>> report["merged"]["overlap"]  # doctest: +SKIP
+    """
     from fer.data.ckplus import load_ckplus
     from fer.data.fer2013 import load_fer2013_csv
     from fer.data.ferplus import load_ferplus
     from fer.data.merge import merge
     from fer.data.splits import split_by_group
+    from fer.provenance import command_line
 
     t0 = time.time()
     kw = {"near_threshold": near_threshold, "near_correlation": near_correlation}
     report: dict = {
-        "command": "python -m fer.data.audit " + shlex.join([str(a) for a in argv]),
+        "command": command or command_line(),
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "host": {"python": platform.python_version(), "numpy": np.__version__},
+        "host": versions("python", "numpy"),
         "datasets": {},
         "params": {"contempt": contempt, **kw, "ckplus_split": {"val": ckplus_val, "test": ckplus_test,
                                                                  "seed": seed, "by": "subject"}},

@@ -128,6 +128,12 @@ def merge(
         The merged Dataset; ``meta["merge"]`` records per-source rows in/out, dropped classes, class
         counts per split before and after dedup, removed rows by reason (with the copy they duplicate)
         and label conflicts.
+
+    Example:
+        >>> from fer.data import load_ckplus, load_fer2013_csv, merge, split_by_group
+        >>> ck = split_by_group(load_ckplus("CK+48"), val=0.15, test=0.15)  # doctest: +SKIP
+        >>> merged = merge([load_fer2013_csv("fer2013.csv.gz"), ck])  # doctest: +SKIP
+        >>> merged.meta["merge"]["removed_by_reason"]  # doctest: +SKIP
     """
     if not datasets:
         raise ValueError("merge needs at least one dataset")

@@ -120,6 +120,13 @@ class FERSequence(keras.utils.PyDataset):
         class_weight: a ``{class: weight}`` dict turned into per-sample weights (use with mixup-free training).
         seed: base seed for shuffling and augmentation.
         **kwargs: ``workers``, ``use_multiprocessing``, ``max_queue_size`` for ``keras.utils.PyDataset``.
+
+    Example:
+        >>> from fer.data import FERSequence, make_synthetic
+        >>> batches = FERSequence(make_synthetic(8), "train", (48, 48, 1), batch_size=16, augment=True)
+        >>> x, y = batches[0]
+        >>> x.shape, y.shape
+        ((16, 48, 48, 1), (16, 7))
     """
 
     def __init__(self, ds: Dataset, split: str = "train", input_shape: tuple[int, int, int] | None = None,

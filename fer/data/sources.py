@@ -35,6 +35,13 @@ def load_dataset(spec: str | os.PathLike, *, seed: int = 0) -> Dataset:
         FileNotFoundError: when ``spec`` is neither ``synthetic`` nor an existing file or folder.
         ValueError: ``synthetic:N`` with an ``N`` that is not a positive integer, or
             ``fer2013+ferplus:W`` with a ``W`` outside ``[0, 1]``.
+
+    Example:
+        >>> from fer.data.sources import load_dataset
+        >>> ds = load_dataset("synthetic:20")                  # 20 generated faces per class
+        >>> ds.splits()
+        ['train', 'val', 'test']
+        >>> real = load_dataset("../shared/data/fer2013/fer2013.csv.gz")  # doctest: +SKIP
     """
     text = str(spec)
     if text == "synthetic" or text.startswith("synthetic:"):

@@ -27,13 +27,15 @@ The package follows the data, one module a step (each module's docstring holds i
 * :mod:`~fer.inference.drawing` — boxes, labels and probability bars on the image;
 * :mod:`~fer.inference.pipeline` — detect → align + crop → classify → draw, :class:`FaceResult`;
 * :mod:`~fer.inference.video` — videos frame by frame and their emotion timeline;
-* :mod:`~fer.inference.cli` — ``python -m fer predict`` / ``webcam`` and :func:`cli_errors`.
+* :mod:`~fer.inference.files` — images, folders and videos in; annotated copies and predictions.csv/json out;
+* :mod:`~fer.inference.live` — a camera or stream, live in a window (optionally recorded).
+
+The commands ``python -m fer predict`` / ``webcam`` are :mod:`fer.cli.predict`.
 """
 
 from fer.class_names import attach_class_names, class_names
 from fer.inference.alignment import FRAMING, aligned_crop
 from fer.inference.classifier import DEFAULT_MODEL, Classifier, load_classifier
-from fer.inference.cli import DEMO_IMAGE, add_predict_parser, add_webcam_parser, cli_errors
 from fer.inference.detection import (
     DETECTORS,
     LIVE_DETECTOR,
@@ -48,6 +50,8 @@ from fer.inference.detection import (
     make_detector,
 )
 from fer.inference.drawing import draw_predictions
+from fer.inference.files import DEMO_IMAGE, expand_inputs, predict_files
+from fer.inference.live import run_camera
 from fer.inference.pipeline import FaceResult, annotate, detect_and_predict, predict_images
 from fer.inference.runtimes import load_keras_model, read_metadata
 from fer.inference.tracking import IoUTracker
@@ -58,5 +62,5 @@ __all__ = [
     "FaceResult", "HaarDetector", "IoUTracker", "YuNetDetector", "aligned_crop", "haar_available", "make_detector",
     "attach_class_names", "class_names", "load_classifier", "load_keras_model", "read_metadata",
     "detect_faces", "crop_face", "detect_and_predict", "predict_images", "annotate", "draw_predictions",
-    "plot_timeline", "predict_video", "add_predict_parser", "add_webcam_parser", "cli_errors",
+    "plot_timeline", "predict_video", "expand_inputs", "predict_files", "run_camera",
 ]

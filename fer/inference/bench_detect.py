@@ -1,9 +1,9 @@
-"""``python -m fer.inference.bench_detect``, the old name of :mod:`fer.benchmarks.detect`,
-kept because results/bench_detect.json records it as its command."""
+"""``python -m fer.inference.bench_detect``: the old name of ``python -m fer bench detect``, kept because
+results/bench_detect.json records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.benchmarks.detect import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("bench detect"))

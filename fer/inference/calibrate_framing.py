@@ -1,9 +1,9 @@
-"""``python -m fer.inference.calibrate_framing``, the old name of :mod:`fer.studies.framing`,
-kept because results/framing_calibration.json records it as its command."""
+"""``python -m fer.inference.calibrate_framing``: the old name of ``python -m fer study framing``, kept because
+results/framing_calibration.json records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.studies.framing import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("study framing"))

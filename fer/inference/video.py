@@ -43,6 +43,12 @@ def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str 
 
     Raises:
         ValueError: when the file cannot be opened as a video or holds no frame.
+
+    Example:
+        >>> from fer.inference import load_classifier, predict_video
+        >>> summary = predict_video("clip.mp4", load_classifier(), "predictions/", every=3)  # doctest: +SKIP
+        >>> summary["dominant"]  # doctest: +SKIP
+        'happy'
     """
     path, out_dir = Path(path), Path(out_dir)
     if every < 1:

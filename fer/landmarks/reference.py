@@ -1,6 +1,6 @@
 """Builds ``fer/assets/facemesh_reference.npz``: the mean normalised FER2013 face and the FaceMesh mirror permutation.
 
-``python -m fer.landmarks.reference --data ../shared/data/fer2013/fer2013.csv.gz`` extracts (or reads from
+``python -m fer landmarks reference --data ../shared/data/fer2013/fer2013.csv.gz`` extracts (or reads from
 the cache) the landmarks of the training split, averages the normalised meshes of the faces with
 presence ≥ 0.5, and matches each point of the x-mirrored mean face to its nearest point of the mean
 face with a minimum-cost assignment (Hungarian), which gives the left ↔ right permutation. The result
@@ -10,8 +10,7 @@ the nose tip 1) before it is written.
 
 from __future__ import annotations
 
-import argparse
-import sys
+import os
 from pathlib import Path
 
 import numpy as np
@@ -57,22 +56,20 @@ def build_reference(points: np.ndarray, presence: np.ndarray) -> dict[str, np.nd
     return {"mean_face": mean.astype(np.float32), "mirror": perm.astype(np.int16), "faces": np.array(int(ok.sum()))}
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer.landmarks.reference", description=__doc__)
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz)")
-    p.add_argument("--out", default=str(OUT))
-    args = p.parse_args(argv)
+def write_reference(data: str, out: str | os.PathLike = OUT) -> dict[str, np.ndarray]:
+    """Build the reference from the training faces of ``data`` (:func:`build_reference`), write it to ``out``
+    atomically and return it.
+
+    Example:
+        >>> ref = write_reference("fer2013.csv.gz", "/tmp/facemesh_reference.npz")  # doctest: +SKIP
+    """
     from fer.data.sources import load_dataset
 
-    ds = load_dataset(args.data)
+    ds = load_dataset(data)
     lm = extract_landmarks(ds.images)  # every face: the same cache entry the training data uses
     train = ds.split == "train"
     ref = build_reference(lm.points[train], lm.presence[train])
-    _save_npz_atomic(Path(args.out), **ref)
-    print(f"wrote {args.out}: mean of {int(ref['faces'])} faces, "
-          f"{int((ref['mirror'] == np.arange(len(ref['mirror']))).sum())} points on the midline", file=sys.stderr)
-    return 0
+    _save_npz_atomic(Path(out), **ref)
+    return ref
 
 
-if __name__ == "__main__":
-    sys.exit(main())

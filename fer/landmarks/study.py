@@ -1,9 +1,9 @@
-"""``python -m fer.landmarks.study``, the old name of :mod:`fer.studies.landmarks`,
-kept because results/landmarks/summary.json records it as its command."""
+"""``python -m fer.landmarks.study``: the old name of ``python -m fer study landmarks``, kept because
+results/landmarks/ records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.studies.landmarks import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("study landmarks"))

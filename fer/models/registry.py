@@ -32,7 +32,12 @@ def register(name: str, default_shape: tuple[int, int, int],
 
 
 def available() -> list[str]:
-    """Names accepted by :func:`build`, sorted."""
+    """Names accepted by :func:`build`, sorted.
+
+    Example:
+        >>> "fer_resnet" in available()
+        True
+    """
     return sorted(_BUILDERS)
 
 
@@ -61,6 +66,13 @@ def build(name: str, input_shape: tuple[int, int, int] | None = None, num_classe
 
     Returns:
         A ``keras.Model`` taking pixels in ``[0, 255]`` and returning class probabilities.
+
+    Example:
+        >>> import fer.models
+        >>> model = fer.models.build("baseline_cnn")            # its default input, 48x48x1
+        >>> model.output_shape
+        (None, 7)
+        >>> big = fer.models.build("efficientnet_b0", (96, 96, 3), weights=None)
     """
     _check(name)
     shape = tuple(input_shape) if input_shape is not None else _DEFAULT_SHAPES[name]

@@ -1,7 +1,7 @@
 """The web app (an optional extra, ``pip install -e .[serve]``): ``python -m fer serve`` → a REST API and a page.
 
 * :mod:`fer.serve.app`: ``create_app(models, config=ServeConfig(...))``, the FastAPI app and its endpoints;
-* :mod:`fer.serve.cli`: the ``serve`` command (uvicorn);
+* the ``serve`` command (uvicorn) is :mod:`fer.cli.serve`;
 * :mod:`fer.serve.images`, :mod:`fer.serve.uploads`: safe decoding of uploads (sniffed, size and pixel caps);
 * :mod:`fer.serve.tracking`: re-exports the IoU tracker of :mod:`fer.inference.tracking` (face tracks);
 * the load benchmark is :mod:`fer.benchmarks.serve` → ``results/bench_serve.json``;

@@ -1,9 +1,9 @@
-"""``python -m fer.serve.bench``, the old name of :mod:`fer.benchmarks.serve`,
-kept because results/bench_serve.json records it as its command."""
+"""``python -m fer.serve.bench``: the old name of ``python -m fer bench serve``, kept because
+results/bench_serve.json records it as its command."""
 
 if __name__ == "__main__":
     import sys
 
-    from fer.benchmarks.serve import main
+    from fer.cli import alias
 
-    sys.exit(main())
+    sys.exit(alias("bench serve"))

@@ -2,7 +2,7 @@
 
 ::
 
-    python -m fer.inference.calibrate_framing [--data fer2013.csv.gz] [--ckplus CK+48]
+    python -m fer study framing [--data fer2013.csv.gz] [--ckplus CK+48]
 
 FER2013's 48x48 faces were cropped by an unknown detector. To frame our crops the same way we paste
 FER2013 *training* faces, upscaled to 96-160 px, into larger canvases (replicated or blurred edges)
@@ -18,10 +18,7 @@ aligned crop, YuNet's raw box, and Haar + 10% margin, next to the accuracy on th
 
 from __future__ import annotations
 
-import argparse
 import math
-import os
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.atomic import write_json
+from fer.environment import load_average
 from fer.inference.alignment import aligned_crop, eye_geometry
 from fer.inference.detection import Face, YuNetDetector, crop_face, haar_available, make_detector
 
@@ -176,14 +173,16 @@ def check_accuracy(images: np.ndarray, labels: np.ndarray, classifier, rng: np.r
     return out
 
 
-def run(data: Path, ckplus: Path | None, *, n_fit: int, n_check: int, n_public: int, seed: int) -> dict:
+def run(data: Path, ckplus: Path | None, *, n_fit: int, n_check: int, n_public: int, seed: int,
+        command: str | None = None) -> dict:
     """The whole calibration: fit on training faces, residuals on held-out training faces, accuracy checks."""
     from fer.data import load_ckplus, load_fer2013_csv
     from fer.inference.classifier import load_classifier
     from fer.labels import EMOTIONS
+    from fer.provenance import command_line
 
     start = time.perf_counter()
-    load = [round(v, 2) for v in os.getloadavg()]
+    load = load_average()
     ds = load_fer2013_csv(data)
     rng = np.random.default_rng(seed)
     train = np.flatnonzero(ds.split == "train")
@@ -212,7 +211,7 @@ def run(data: Path, ckplus: Path | None, *, n_fit: int, n_check: int, n_public: 
         checks["fer2013_publictest_sample"] = {"faces": len(val), **check_accuracy(
             ds.images[val, ..., 0], ds.labels[val], clf, rng, yunet, framing)}
     return {
-        "command": "python -m fer.inference.calibrate_framing " + " ".join(sys.argv[1:]),
+        "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "dataset": {"fit": f"FER2013 Training, {n_fit} random faces ({data})",
                     "held_out": f"FER2013 Training, {n_check} other random faces",
@@ -235,35 +234,3 @@ def run(data: Path, ckplus: Path | None, *, n_fit: int, n_check: int, n_public: 
         "accuracy_checks": checks,
         "seconds": round(time.perf_counter() - start, 1),
     }
-
-
-def main(argv: list[str] | None = None) -> int:
-    from fer.inference.cli import cli_errors
-
-    p = argparse.ArgumentParser(prog="python -m fer.inference.calibrate_framing", description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=str(DEFAULT_FER), help=f"FER2013 csv(.gz) (default {DEFAULT_FER})")
-    p.add_argument("--ckplus", default=str(DEFAULT_CKPLUS),
-                   help=f"CK+48 folder for the check (default {DEFAULT_CKPLUS})")
-    p.add_argument("--fit", type=int, default=1500, help="training faces to fit on (default 1500)")
-    p.add_argument("--check", type=int, default=500, help="held-out training faces for the residuals (default 500)")
-    p.add_argument("--public", type=int, default=1000,
-                   help="PublicTest faces for the accuracy check (default 1000; 0 skips)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(RESULTS), help=f"JSON to write (default {RESULTS})")
-    args = p.parse_args(argv)
-    with cli_errors("calibrate_framing") as status:
-        if not Path(args.data).is_file():
-            raise FileNotFoundError(f"--data {args.data} not found; pass the FER2013 csv(.gz)")
-        if args.fit < 10 or args.check < 10:
-            raise ValueError("--fit and --check must be at least 10 faces")
-        report = run(Path(args.data), Path(args.ckplus), n_fit=args.fit, n_check=args.check, n_public=args.public,
-                     seed=args.seed)
-        out = write_json(report, args.out)
-        print(f"framing {report['framing']}; held-out IoU {report['held_out_residuals']['eye_framing_iou']}")
-        print(f"wrote {out}")
-        status.code = 0
-    return status.code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """The landmark-model study: train each landmark model on FER2013 Training with one protocol, score all of
 PublicTest, write a summary.
 
-``python -m fer.landmarks.study --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
+``python -m fer study landmarks --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
 every entry of ``--runs`` (``model[@graph]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
 one warm-up epoch, batch 64, the landmark augmentation (:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through
 :func:`fer.train.train` into ``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val``
@@ -11,7 +11,7 @@ after each run, so a stopped study keeps what it finished.
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -31,14 +31,14 @@ def parse_run(spec: str) -> tuple[str, str | None, int]:
     return model, graph or None, int(epochs)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fer.landmarks.study", description=__doc__)
-    p.add_argument("--data", required=True, help="fer2013.csv(.gz)")
-    p.add_argument("--out", default="results/landmarks")
-    p.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="model[@graph]:epochs entries")
-    p.add_argument("--seed", type=int, default=42)
-    args = p.parse_args(argv)
+def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs: list[str] = DEFAULT_RUNS, *,
+              seed: int = 42, command: str | None = None) -> dict:
+    """Train and score each ``model[@graph]:epochs`` entry of ``runs`` (see the module), rewriting
+    ``out/summary.json`` after each; return the summary.
 
+    Example:
+        >>> summary = run_study("fer2013.csv.gz", "results/landmarks", ["landmark_mlp:2"])  # doctest: +SKIP
+    """
     import fer.models
     from fer.data.atomic import write_json
     from fer.data.sources import load_dataset, resolve_path
@@ -46,18 +46,18 @@ def main(argv: list[str] | None = None) -> int:
     from fer.provenance import command_line, file_sha256
     from fer.train import TrainConfig, train
 
-    runs = [parse_run(s) for s in args.runs]
-    data = resolve_path(args.data)
+    runs = [parse_run(s) for s in runs]
+    data = resolve_path(data_spec)
     from fer.landmarks.data import FUSION_MODELS
 
     ds = landmark_dataset(load_dataset(data), keep_faces=any(m in FUSION_MODELS for m, _, _ in runs))
-    out = Path(args.out)
+    out = Path(out)
     summary_path = out / "summary.json"
-    summary = {"command": command_line(), "dataset": str(args.data), "dataset_sha256": file_sha256(data),
+    summary = {"command": command or command_line(), "dataset": str(data_spec), "dataset_sha256": file_sha256(data),
                "train_split": "train (FER2013 Training, all faces)",
                "split": "val (FER2013 PublicTest, every face; failed meshes counted, with the fallback face)",
                "protocol": "Adam, lr 1e-3, cosine after 1 warm-up epoch, batch 64, landmark augmentation, seed "
-                           f"{args.seed}", "landmarks": ds.meta["landmarks"], "runs": {}}
+                           f"{seed}", "landmarks": ds.meta["landmarks"], "runs": {}}
     if summary_path.is_file():  # keep earlier entries of a study run in pieces
         import json
 
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         name = model + (f"_{graph}" if graph else "")
         options = {"graph": graph} if graph else {}
         cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
-                          warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=args.seed)
+                          warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed)
         t0 = time.time()
         run = train(ds, cfg, out / name, verbose=2)
         m = run.metrics["val"]
@@ -82,10 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         summary["date"] = summary["runs"][name]["date"]
         write_json(summary, summary_path)
-        print(f"[fer.landmarks.study] {name}: val accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.4f}",
+        print(f"[fer study landmarks] {name}: val accuracy {m['accuracy']:.4f} macro-F1 {m['macro_f1']:.4f}",
               file=sys.stderr)
-    return 0
+    return summary
 
 
-if __name__ == "__main__":
-    sys.exit(main())

@@ -6,10 +6,12 @@ import argparse
 import ipaddress
 import sys
 
+from fer.cli.handler import handled
+
 LOOPBACK = "127.0.0.1"
 
 
-def add_serve_parser(sub) -> argparse.ArgumentParser:
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register ``serve`` on the ``python -m fer`` sub-parsers."""
     p = sub.add_parser("serve", help="a web page and REST API (webcam or upload) on 127.0.0.1:8000",
                        description="Serve the page at / (webcam or upload, live boxes and probability bars), "
@@ -49,6 +51,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+@handled("serve")
 def run_serve(args: argparse.Namespace) -> int:
     """Load the models once, then serve until interrupted; one-line errors, exit code 1."""
     try:
@@ -56,9 +59,8 @@ def run_serve(args: argparse.Namespace) -> int:
         import python_multipart  # noqa: F401
         import uvicorn
     except ImportError as err:
-        print(f"fer serve: error: the web app needs the serve extra ({err.name} is missing): "
-              "pip install -e .[serve]", file=sys.stderr)
-        return 1
+        raise ImportError(f"the web app needs the serve extra ({err.name} is missing): pip install -e .[serve]",
+                          name=err.name) from None
     from fer.serve.app import ServeConfig, create_app
     if not 0 < args.port < 65536:
         raise ValueError(f"--port must be in 1..65535, got {args.port}")
