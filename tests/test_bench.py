@@ -97,6 +97,6 @@ def test_bad_arguments_are_named():
     with pytest.raises(ValueError, match="unknown peers"):
         bench.benchmark(None, peers=["torch"])  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="--sizes '48x48'"):
-        bench._parse_shape("48x48")
+        bench.parse_shape("48x48")
     with pytest.raises(ValueError, match="--images"):
         bench.bench_faces(0)

@@ -386,3 +386,14 @@ def run_data(images: int = 2000, *, data: str = "auto", peers: Sequence[str] = P
     if out is not None:
         write_json(report, out)
     return report
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """``"48x48x1"`` → ``(48, 48, 1)``: an input shape HxWxC as ``--sizes`` takes it (C is 1 or 3)."""
+    try:
+        shape = tuple(int(v) for v in text.lower().split("x"))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or shape[2] not in (1, 3) or min(shape) < 1:
+        raise ValueError(f"--sizes {text!r}: expected HxWxC with C 1 or 3, e.g. 48x48x1 or 224x224x3")
+    return shape  # type: ignore[return-value]

@@ -81,21 +81,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.set_defaults(func=run_landmarks)
 
 
-def _parse_shape(text: str) -> tuple[int, int, int]:
-    try:
-        shape = tuple(int(v) for v in text.lower().split("x"))
-    except ValueError:
-        shape = ()
-    if len(shape) != 3 or shape[2] not in (1, 3) or min(shape) < 1:
-        raise ValueError(f"--sizes {text!r}: expected HxWxC with C 1 or 3, e.g. 48x48x1 or 224x224x3")
-    return shape  # type: ignore[return-value]
-
-
 @handled("bench data")
 def run_data(args: argparse.Namespace) -> int:
-    from fer.benchmarks.data import run_data
+    from fer.benchmarks.data import parse_shape, run_data
 
-    shapes = [_parse_shape(s) for s in args.sizes]
+    shapes = [parse_shape(s) for s in args.sizes]
     report = run_data(args.images, data=args.data, peers=args.peers, shapes=shapes, batch_size=args.batch_size,
                       batches=args.batches, warmup=args.warmup, seed=args.seed, command=args.command_line,
                       out=None if args.no_write else args.out)

@@ -238,7 +238,7 @@ def tf_dataset(ds: Dataset, split: str = "train", input_shape: tuple[int, int, i
 
     It is not necessarily faster than FERSequence: both do the same work (OpenCV warps of small faces
     are already cheap, and resizing for large inputs goes through the same OpenCV call), and on a small
-    CPU TensorFlow's threads compete with Keras' for the same cores. ``python -m fer.bench data``
+    CPU TensorFlow's threads compete with Keras' for the same cores. ``python -m fer bench data``
     measures both side by side (``tf_data_vs_fer_sequence`` in ``results/bench_data.json``);
     :class:`FERSequence` remains what :func:`fer.train.train` uses.
 

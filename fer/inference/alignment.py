@@ -7,7 +7,7 @@ The crop is a square in the face's own frame (eyes horizontal), placed from YuNe
     centre = eye_midpoint + R(theta) @ (dx * d, dy * d)
     side = scale * d
 
-``dx``, ``dy`` and ``scale`` (:data:`FRAMING`) were measured by ``python -m fer.inference.calibrate_framing``
+``dx``, ``dy`` and ``scale`` (:data:`FRAMING`) were measured by ``python -m fer study framing``
 on FER2013 training faces pasted at known places into larger canvases and re-detected with YuNet; the
 measurement and its residuals are in ``results/framing_calibration.json`` (a test checks that the
 constants here equal the file's). Faces without landmarks (the Haar detector) keep the old crop: the

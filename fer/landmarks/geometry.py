@@ -67,7 +67,7 @@ def _reference() -> dict[str, np.ndarray]:
     path = ASSETS / "facemesh_reference.npz"
     if not path.is_file():
         raise FileNotFoundError(f"{str(path)!r} is missing; reinstall fer (it ships the FaceMesh mean face and "
-                                "mirror permutation) or rebuild it with `python -m fer.landmarks.reference`")
+                                "mirror permutation) or rebuild it with `python -m fer landmarks reference`")
     with np.load(path) as z:
         return {k: z[k] for k in z.files}
 
