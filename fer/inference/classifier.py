@@ -26,6 +26,7 @@ import numpy as np
 
 from fer.class_names import class_names, default_class_names
 from fer.inference.runtimes import KerasRuntime, OnnxRuntime, Runtime, TFLiteRuntime, load_keras_model
+from fer.landmarks.data import LandmarkRuntime, is_landmark_model
 from fer.preprocess import fit_to_model
 from fer.tta import predict_views
 
@@ -114,8 +115,14 @@ class Classifier:
     @classmethod
     def from_keras(cls, model: keras.Model, classes: Sequence[str] | None = None, *,
                    path: str | os.PathLike | None = None) -> Classifier:
-        """Wrap an in-memory ``keras.Model`` (class names from :func:`fer.class_names.class_names`)."""
-        return cls(KerasRuntime(model), classes if classes is not None else class_names(model), path=path)
+        """Wrap an in-memory ``keras.Model`` (class names from :func:`fer.class_names.class_names`).
+
+        A landmark or fusion model (an input named ``landmarks``) gets a
+        :class:`~fer.landmarks.data.LandmarkRuntime`: it takes face crops like every other model and runs
+        FaceMesh on them itself.
+        """
+        runtime = LandmarkRuntime(model) if is_landmark_model(model) else KerasRuntime(model)
+        return cls(runtime, classes if classes is not None else class_names(model), path=path)
 
     @property
     def model(self) -> keras.Model | None:

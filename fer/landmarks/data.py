@@ -301,6 +301,42 @@ class LandmarkPredictor:
         return predict_landmark_proba(self.model, lds, self.batch_size)
 
 
+#: The face crop a landmark-only model's classifier hands to FaceMesh: 48x48 gray, the size and framing of the
+#: FER2013 crops its training landmarks were extracted from.
+CROP_SHAPE: tuple[int, int, int] = (48, 48, 1)
+
+
+class LandmarkRuntime:
+    """A landmark or fusion model as the backend of a :class:`fer.inference.Classifier`.
+
+    The classifier resizes every face crop to :attr:`input_shape` (:data:`CROP_SHAPE` for a landmark-only
+    model, the image input for the fusion model) and calls this runtime, which runs FaceMesh on the crops
+    (failed meshes get the mean face, as in evaluation) and then the model (see :class:`LandmarkPredictor`).
+
+    Args:
+        model: a landmark or fusion ``keras.Model``.
+        **kwargs: passed to :class:`LandmarkPredictor` (``mesh``, ``margin``, ``batch_size``).
+
+    Example:
+        >>> import fer.models
+        >>> from fer.inference import Classifier
+        >>> clf = Classifier(LandmarkRuntime(fer.models.build("landmark_mlp")))  # doctest: +SKIP
+        >>> clf.predict([face_crop]).shape  # doctest: +SKIP
+        (1, 7)
+    """
+
+    def __init__(self, model: keras.Model, **kwargs) -> None:
+        self.model = model
+        self.predictor = LandmarkPredictor(model, **kwargs)
+        self.input_shape: tuple[int, int, int] = tuple(self.predictor.image_shape or CROP_SHAPE)
+        self.num_outputs = int(model.output_shape[-1])
+        self.metadata: dict = {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``N x H x W x C`` float32 crops in ``[0, 255]`` → ``N x num_outputs`` float32 probabilities."""
+        return self.predictor(np.clip(np.rint(np.asarray(x)), 0, 255).astype(np.uint8))
+
+
 def landmark_predict_fn(model: keras.Model, **kwargs) -> Callable[[np.ndarray], np.ndarray]:
     """A callable ``faces (uint8 N x H x W x C) -> probs (float32 N x classes)`` for a landmark or fusion model.
 
