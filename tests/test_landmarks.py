@@ -1,4 +1,4 @@
-"""fer.landmarks: FaceMesh extraction and cache, normalisation, mirror, graphs, landmark datasets and predict function."""
+"""fer.landmarks: FaceMesh extraction and cache, normalisation, mirror, graphs, landmark datasets, prediction."""
 
 from __future__ import annotations
 
