@@ -90,7 +90,7 @@ def markdown_table(table: pd.DataFrame, sources: Sequence[dict] = ()) -> str:
     """The study's comparison as a Markdown table (our numbers), a note on the landmark models' input and
     cost (when the table has any), then the sources' own numbers (``model``, ``reported``, ``protocol`` each)."""
     head = ("| model | input | weights | accuracy (95% CI) | macro-F1 (95% CI) | parameters | MFLOP/face | "
-            "train img/s | train h | ms/face (batch 1) | ms/face incl. FaceMesh | faces/s (batch 256) "
+            "train img/s | train h | ms/face (batch 1) | ms/face incl. FaceMesh | faces/s incl. FaceMesh (batch 256) "
             "| mesh failures | MB |\n"
             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
@@ -129,7 +129,7 @@ def landmark_notes(table: pd.DataFrame) -> list[str]:
              "(x, y, z, normalised to the eye line) of each 48x48 crop; `fer_landmark_fusion` sees the 48x48 gray "
              "crop and those points. FaceMesh has to run on the crop first"
              + (f" ({mesh_ms.median():.1f} ms per face at batch 1 on this CPU)" if len(mesh_ms) else "")
-             + ": *ms/face incl. FaceMesh* and *faces/s* add it (for image models they are the model's own "
+             + ": the two *incl. FaceMesh* columns add it (for image models they are the model's own "
              "numbers); *MFLOP/face*, *ms/face (batch 1)* and *train img/s* are the model alone (training "
              "reads landmarks extracted once and cached). *Mesh failures*: evaluated faces whose mesh failed "
              "(presence < 0.5); they get the mean training face and are scored, not dropped. Augmentation: "
