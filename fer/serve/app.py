@@ -66,6 +66,9 @@ class ServeConfig:
         workers: threads that decode, detect and classify.
         max_streams: open WebSocket streams at once.
         margin: crop margin around each detected face (Haar only; YuNet faces are aligned and framed).
+        freeze: run the Keras models loaded from files as frozen graphs
+            (:func:`~fer.inference.runtimes.frozen_predict`): less CPU per request, about a second more
+            to start; classifiers passed in already loaded are served as they are.
         detector_name: ``"yunet"`` (default) or ``"haar"``.
         detector: settings for :func:`~fer.inference.make_detector` in ``/v1/predict`` (default: the photo
             settings of ``python -m fer predict``); the stream always uses the live-video settings
@@ -78,6 +81,7 @@ class ServeConfig:
     workers: int = max(2, min(4, os.cpu_count() or 2))
     max_streams: int = 4
     margin: float = 0.1
+    freeze: bool = True
     detector_name: str = "yunet"
     detector: dict = field(default_factory=dict)
 
@@ -125,11 +129,15 @@ class ModelEntry:
                 "input_shape": list(clf.input_shape), "file": clf.path.name if clf.path else None}
 
 
-def load_models(models: Sequence[str | os.PathLike | Classifier] | None) -> dict[str, ModelEntry]:
-    """Load each model once (``None``: the shipped default); names are file stems, made unique."""
+def load_models(models: Sequence[str | os.PathLike | Classifier] | None, *,
+                freeze: bool = False) -> dict[str, ModelEntry]:
+    """Load each model once (``None``: the shipped default); names are file stems, made unique.
+
+    ``freeze``: Keras files are run as frozen graphs (see :class:`ServeConfig`).
+    """
     entries: dict[str, ModelEntry] = {}
     for item in (models or [None]):
-        clf = item if isinstance(item, Classifier) else load_classifier(item)
+        clf = item if isinstance(item, Classifier) else load_classifier(item, freeze=freeze)
         base = clf.path.stem if clf.path else f"model{len(entries) + 1}"
         name, k = base, 2
         while name in entries:
@@ -198,7 +206,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     """
     cfg = config or ServeConfig()
     make_detector(cfg.detector_name, **cfg.detector)  # bad detector settings fail here, not in the first request
-    registry = load_models(models)
+    registry = load_models(models, freeze=cfg.freeze)
     default = next(iter(registry))
     gate = Gate(cfg.max_in_flight)
     local = threading.local()
@@ -309,7 +317,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
             return Response(out, media_type="image/jpeg", headers={"X-Model": entry.name,
                                                                     "X-Model-Version": entry.version})
         out["timing_ms"]["total"] = _ms(start)
-        return out
+        return JSONResponse(out)  # already plain JSON types: FastAPI's jsonable_encoder pass is not needed
 
     @app.get("/v1/models", summary="The loaded models")
     async def models_list():
