@@ -303,6 +303,11 @@ def test_openapi_docs_and_page(client):
         r = client.get(f"/static/{asset}")
         assert r.status_code == 200 and kind in r.headers["content-type"]
         assert not REMOTE.search(r.text)
+        assert r.headers["content-security-policy"] == page.headers["content-security-policy"]
+    # every answer says nosniff; the API's answers (JSON, errors) carry no page policy
+    for r in (page, client.get("/healthz"), post(client, JPEG), post(client, b"not an image"), client.get("/v2/x")):
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in post(client, JPEG).headers
 
 
 # ------------------------------------------------------------------ stream

@@ -40,6 +40,7 @@ from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fer.inference import DETECTORS, Classifier, detect_and_predict, draw_predictions, load_classifier, make_detector
@@ -166,6 +167,33 @@ class Gate:
             self.in_flight -= 1
 
 
+class SecurityHeaders:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every answer, the page CSP on ``/`` and ``/static/``.
+
+    A plain ASGI wrapper that edits the response's start message (Starlette's ``@app.middleware("http")``
+    would copy every response through a stream, a millisecond per request).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        page = scope["path"] == "/" or scope["path"].startswith("/static/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                if page:
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def _face_json(box, probs: np.ndarray, classes: Sequence[str], **extra) -> dict:
     k = int(np.argmax(probs))
     x, y, w, h = (int(v) for v in box)
@@ -266,13 +294,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         return JSONResponse({"error": "internal", "message": f"internal error ({type(err).__name__}); see the "
                                                              "server log"}, 500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if request.url.path == "/" or request.url.path.startswith("/static/"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     def run_predict(data: bytes, entry: ModelEntry, tta: bool, annotated: bool) -> dict | bytes:
         start = time.perf_counter()
