@@ -15,9 +15,10 @@ Safe by default: uploads are capped in bytes and pixels and sniffed from their b
 (:mod:`fer.serve.images`), nothing is written to disk, at most ``max_in_flight`` requests and stream
 frames are worked on at once (the rest get a 503 at once), streams are refused to pages of other origins,
 and every error is JSON
-``{"error": CODE, "message": TEXT}``. Each model is loaded once; its predictions are serialised by a lock
-(a TFLite interpreter is not thread-safe) while decoding and face detection run in parallel on a small
-thread pool, each thread with its own detectors.
+``{"error": CODE, "message": TEXT}``. Each model is loaded once (a ``.keras`` file as a frozen graph, see
+:class:`ServeConfig`); its predictions are serialised by a lock (a TFLite interpreter is not thread-safe)
+while decoding and face detection run in parallel on a small thread pool, each thread with its own
+detectors, created once and reused by every request.
 """
 
 from __future__ import annotations
