@@ -140,6 +140,53 @@ def test_keras_path_is_traced_once_for_every_batch_size():
     assert clf._run._fn.experimental_get_tracing_count() == 1
 
 
+def _conv_bn_model(seed: int = 5) -> keras.Model:
+    """Rescaling + conv + batch norm with non-trivial moving statistics: what freezing folds into constants."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input((H, W, 1), name="image")
+    x = layers.Rescaling(1 / 255.0)(inputs)
+    x = layers.Conv2D(4, 3, padding="same")(x)
+    bn = layers.BatchNormalization()
+    x = layers.Dense(3)(layers.Flatten()(layers.ReLU()(bn(x))))
+    model = keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="predictions")(x))
+    rng = np.random.default_rng(seed)
+    bn.moving_mean.assign(rng.normal(0, 0.5, 4).astype("float32"))
+    bn.moving_variance.assign(rng.uniform(0.2, 3.0, 4).astype("float32"))
+    bn.gamma.assign(rng.uniform(0.5, 2.0, 4).astype("float32"))
+    bn.beta.assign(rng.normal(0, 0.5, 4).astype("float32"))
+    return model
+
+
+def test_a_frozen_keras_classifier_gives_the_same_probabilities(gray_path, gray_clf):
+    model = _conv_bn_model()
+    plain = Classifier.from_keras(model, NAMES)
+    frozen = Classifier.from_keras(model, NAMES, freeze=True)
+    assert frozen._run.frozen and not plain._run.frozen
+    rng = np.random.default_rng(2)
+    for n in (1, 7, 300):  # any batch size through the same graph
+        faces = rng.integers(0, 256, (n, 33, 29), dtype=np.uint8)
+        expected = plain.predict(faces)
+        np.testing.assert_allclose(frozen.predict(faces), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(frozen.predict(faces[:5], tta=True), plain.predict(faces[:5], tta=True),
+                               rtol=1e-5, atol=1e-6)
+    # from a file too
+    loaded = load_classifier(gray_path, freeze=True)
+    assert loaded._run.frozen and loaded.classes == gray_clf.classes
+    faces = rng.integers(0, 256, (4, 50, 40, 3), dtype=np.uint8)
+    np.testing.assert_allclose(loaded.predict(faces), gray_clf.predict(faces), rtol=1e-5, atol=1e-6)
+
+
+def test_a_frozen_runtime_holds_a_copy_of_the_weights():
+    model = _conv_bn_model(seed=6)
+    frozen = Classifier.from_keras(model, NAMES, freeze=True)
+    faces = np.random.default_rng(3).integers(0, 256, (6, H, W), dtype=np.uint8)
+    before = frozen.predict(faces)
+    model.layers[-2].kernel.assign(np.zeros(model.layers[-2].kernel.shape, "float32"))  # uniform output now
+    np.testing.assert_allclose(Classifier.from_keras(model, NAMES).predict(faces), 1 / 3, atol=1e-6)
+    np.testing.assert_allclose(frozen.predict(faces), before, atol=1e-7)  # documented: later changes are not seen
+    np.testing.assert_allclose(Classifier.from_keras(model, NAMES, freeze=True).predict(faces), 1 / 3, atol=1e-6)
+
+
 def test_predict_rejects_bad_faces(gray_clf):
     with pytest.raises(ValueError, match="face 1"):
         gray_clf.predict([np.zeros((8, 8), np.uint8), np.zeros((8, 8, 2), np.uint8)])

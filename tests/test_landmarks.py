@@ -1,4 +1,4 @@
-"""fer.landmarks: FaceMesh extraction and cache, normalisation, mirror, graphs, landmark datasets and predict function."""
+"""fer.landmarks: FaceMesh extraction and cache, normalisation, mirror, graphs, landmark datasets, prediction."""
 
 from __future__ import annotations
 
@@ -315,3 +315,33 @@ def test_study_runs_are_parsed_and_bad_ones_refused():
     assert parse_run("landmark_mlp:40") == ("landmark_mlp", None, 40)
     with pytest.raises(ValueError, match="model\\[@graph\\]:epochs"):
         parse_run("landmark_mlp")
+
+
+def test_load_classifier_takes_face_crops_for_landmark_and_fusion_models(mesh, hopper48, tmp_path):
+    """A saved landmark / fusion model behaves like any classifier: BGR crops of any size in, FaceMesh inside."""
+    import json
+
+    import fer.models
+    from fer.__main__ import main
+    from fer.inference import load_classifier
+
+    photo = fm.ASSETS / "grace_hopper.jpg"
+    x, y, w, h = HOPPER_BOX
+    crop = cv2.imread(str(photo))[y:y + h, x:x + w]  # BGR, 228 x 228
+    for name, shape in (("landmark_mlp", (48, 48, 1)), ("fer_landmark_fusion", None)):
+        model = fer.models.build(name)
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        clf = load_classifier(path)
+        assert clf.input_shape == (shape or tuple(model.get_layer("image").output.shape[1:]))
+        probs = clf.predict([crop])
+        assert probs.shape == (1, 7)
+        # the same numbers as FaceMesh + the model on the crop the classifier prepared
+        prepared = np.clip(np.rint(clf.prepare([crop])), 0, 255).astype(np.uint8)
+        np.testing.assert_allclose(probs, landmark_predict_fn(model, mesh=mesh)(prepared), atol=1e-5)
+        assert not clf._run.predictor.failed.any()  # a real face: the mesh found it
+    # and the command line end to end: the demo photo's face classified by the landmark model
+    out = tmp_path / "pred"
+    assert main(["predict", str(photo), "--model", str(tmp_path / "landmark_mlp.keras"), "--out", str(out)]) == 0
+    faces = json.loads((out / "predictions.json").read_text())["images"][0]["faces"]
+    assert len(faces) == 1 and faces[0]["label"] in load_classifier(tmp_path / "landmark_mlp.keras").classes

@@ -246,6 +246,34 @@ def test_an_unexpected_failure_is_a_json_500(classifier, monkeypatch):
         assert c.get("/healthz").json()["in_flight"] == 0
 
 
+def test_model_files_are_served_frozen_with_the_same_answers(tmp_path):
+    import keras
+    from keras import layers
+
+    from fer.class_names import attach_class_names
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((24, 24, 1))
+    x = layers.BatchNormalization()(layers.Conv2D(3, 3)(layers.Rescaling(1 / 255.0)(inputs)))
+    x = layers.Dense(3)(layers.Flatten()(x))
+    model = keras.Model(inputs, layers.Activation("softmax", dtype="float32", name="predictions")(x))
+    model.layers[3].moving_mean.assign(np.array([0.1, -0.2, 0.3], "float32"))  # BN stats that matter
+    path = tmp_path / "tiny.keras"
+    attach_class_names(model, ("a", "b", "c")).save(path)
+    answers = {}
+    for freeze in (True, False):
+        app = create_app([path], config=ServeConfig(freeze=freeze))
+        assert app.state.registry["tiny"].classifier._run.frozen is freeze
+        with TestClient(app) as c:
+            r = post(c, JPEG)
+            assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+            answers[freeze] = r.json()
+    frozen, plain = answers[True], answers[False]
+    assert len(frozen["faces"]) == 1 and [f["box"] for f in frozen["faces"]] == [f["box"] for f in plain["faces"]]
+    for a, b in zip(frozen["faces"], plain["faces"]):
+        assert a["label"] == b["label"] and a["probabilities"] == pytest.approx(b["probabilities"], abs=2e-6)
+
+
 # ------------------------------------------------------------------ other endpoints
 
 
@@ -275,6 +303,11 @@ def test_openapi_docs_and_page(client):
         r = client.get(f"/static/{asset}")
         assert r.status_code == 200 and kind in r.headers["content-type"]
         assert not REMOTE.search(r.text)
+        assert r.headers["content-security-policy"] == page.headers["content-security-policy"]
+    # every answer says nosniff; the API's answers (JSON, errors) carry no page policy
+    for r in (page, client.get("/healthz"), post(client, JPEG), post(client, b"not an image"), client.get("/v2/x")):
+        assert r.headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in post(client, JPEG).headers
 
 
 # ------------------------------------------------------------------ stream

@@ -26,6 +26,7 @@ import numpy as np
 
 from fer.class_names import class_names, default_class_names
 from fer.inference.runtimes import KerasRuntime, OnnxRuntime, Runtime, TFLiteRuntime, load_keras_model
+from fer.landmarks.data import LandmarkRuntime, is_landmark_model
 from fer.preprocess import fit_to_model
 from fer.tta import predict_views
 
@@ -40,13 +41,15 @@ CHANNEL_ORDERS = ("bgr", "rgb")
 
 
 def load_classifier(path: str | os.PathLike | Sequence[str | os.PathLike] | None = None, *,
-                    num_threads: int | None = None) -> Classifier:
+                    num_threads: int | None = None, freeze: bool = False) -> Classifier:
     """Load a classifier from a ``.keras``, ``.tflite`` or ``.onnx`` file, or an ensemble of ``.keras`` files.
 
     Args:
         path: the model file; several ``.keras`` files make an ensemble (their probabilities averaged,
             :func:`fer.ensemble.build_ensemble`); ``None`` loads the shipped default :data:`DEFAULT_MODEL`.
         num_threads: CPU threads for the TFLite / ONNX runtimes (default: all cores).
+        freeze: run a Keras model as a frozen graph (:func:`~fer.inference.runtimes.frozen_predict`):
+            less CPU per call, about a second more to load; for servers and live video.
 
     Raises:
         FileNotFoundError: the file (or the default model) does not exist, with how to get one.
@@ -57,7 +60,7 @@ def load_classifier(path: str | os.PathLike | Sequence[str | os.PathLike] | None
         if len(path) > 1:
             from fer.ensemble import load_ensemble
 
-            return Classifier.from_keras(load_ensemble(path), path=Path(path[0]))
+            return Classifier.from_keras(load_ensemble(path), path=Path(path[0]), freeze=freeze)
         path = path[0] if path else None
     if path is None:
         if not DEFAULT_MODEL.is_file():
@@ -75,7 +78,7 @@ def load_classifier(path: str | os.PathLike | Sequence[str | os.PathLike] | None
         raise ValueError(f"model {str(path)!r} is a directory; pass a .keras, .tflite or .onnx model file")
     suffix = path.suffix.lower()
     if suffix in (".keras", ".h5"):
-        return Classifier.from_keras(load_keras_model(path), path=path)
+        return Classifier.from_keras(load_keras_model(path), path=path, freeze=freeze)
     if suffix == ".tflite":
         return Classifier(TFLiteRuntime(path, num_threads), path=path, fmt="tflite")
     if suffix == ".onnx":
@@ -113,9 +116,17 @@ class Classifier:
 
     @classmethod
     def from_keras(cls, model: keras.Model, classes: Sequence[str] | None = None, *,
-                   path: str | os.PathLike | None = None) -> Classifier:
-        """Wrap an in-memory ``keras.Model`` (class names from :func:`fer.class_names.class_names`)."""
-        return cls(KerasRuntime(model), classes if classes is not None else class_names(model), path=path)
+                   path: str | os.PathLike | None = None, freeze: bool = False) -> Classifier:
+        """Wrap an in-memory ``keras.Model`` (class names from :func:`fer.class_names.class_names`).
+
+        A landmark or fusion model (an input named ``landmarks``) gets a
+        :class:`~fer.landmarks.data.LandmarkRuntime`: it takes face crops like every other model and runs
+        FaceMesh on them itself. ``freeze=True`` runs any other model as a frozen graph
+        (:func:`~fer.inference.runtimes.frozen_predict`): less CPU per call, about a second more to start,
+        and later changes to the model's weights are not seen (landmark models ignore it).
+        """
+        runtime = LandmarkRuntime(model) if is_landmark_model(model) else KerasRuntime(model, freeze=freeze)
+        return cls(runtime, classes if classes is not None else class_names(model), path=path)
 
     @property
     def model(self) -> keras.Model | None:

@@ -156,9 +156,13 @@ class YuNetDetector:
 
     def detect(self, image: np.ndarray, channel_order: str = "bgr") -> list[Face]:
         """The faces of ``image`` (gray, BGR/RGB or with alpha), largest first."""
-        bgr = _bgr_uint8(image, check_order(channel_order))
-        h, w = bgr.shape[:2]
-        small, scale = _scaled(bgr, self.max_side)
+        order = check_order(channel_order)
+        image = _check_image(image)
+        h, w = image.shape[:2]
+        # Downscale first, then convert to BGR: the colour conversion (or the RGB -> BGR copy) touches the
+        # small frame only; both steps work per channel, so the pixels are the same as the other way round.
+        small, scale = _scaled(np.ascontiguousarray(image), self.max_side)
+        small = _bgr_uint8(small, order)
         size = (small.shape[1], small.shape[0])
         if size != self._size:
             self._net.setInputSize(size)

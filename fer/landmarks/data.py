@@ -1,4 +1,7 @@
-"""Landmark inputs for the existing tools: ``LandmarkDataset``, ``landmark_dataset(ds)``, ``prepare_landmark_inputs``, evaluation and ``landmark_predict_fn``.
+"""Landmark inputs for the existing tools: datasets of landmarks, training / evaluation hooks, and prediction.
+
+Its names: ``LandmarkDataset``, ``landmark_dataset(ds)``, ``prepare_landmark_inputs``, ``evaluate_landmark_model``,
+``landmark_predict_fn`` and ``LandmarkRuntime`` (a landmark model behind :class:`fer.inference.Classifier`).
 
 A :class:`LandmarkDataset` is a :class:`fer.data.Dataset` whose ``images`` are normalised FaceMesh
 landmarks (``float32 N x 468 x 3``), with the presence score of each face. Faces whose mesh failed
@@ -53,7 +56,8 @@ class LandmarkDataset(Dataset):
         if self.images.ndim != 3 or self.images.shape[-1] not in (2, 3) or not np.issubdtype(self.images.dtype,
                                                                                             np.floating):
             raise ValueError(f"LandmarkDataset.images must be float N x 468 x 3 (or x 2) landmarks, got "
-                             f"{self.images.dtype} {self.images.shape}; build it with fer.landmarks.landmark_dataset(ds)")
+                             f"{self.images.dtype} {self.images.shape}; "
+                             "build it with fer.landmarks.landmark_dataset(ds)")
         for name in ("labels", "split", "source", "origin", "soft_labels", "groups", "presence", "faces"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
@@ -158,7 +162,8 @@ def prepare_landmark_inputs(ds: Dataset, cfg):
     shape = cfg.model_options.get("landmark_shape") if fusion else cfg.input_shape
     keep_z = shape is None or int(shape[-1]) == 3
     if fusion and cfg.mixup_alpha > 0:
-        raise ValueError(f"mixup_alpha={cfg.mixup_alpha} (--mixup) cannot train {cfg.model!r}: it has two inputs; use 0")
+        raise ValueError(f"mixup_alpha={cfg.mixup_alpha} (--mixup) cannot train {cfg.model!r}: "
+                         "it has two inputs; use 0")
     if fusion and cfg.loss == "arcface":
         raise ValueError(f"loss='arcface' cannot train {cfg.model!r} (two inputs); use categorical_crossentropy")
     lds = landmark_dataset(ds, keep_z=keep_z, keep_faces=fusion)
@@ -235,7 +240,8 @@ def evaluate_landmark_model(model: keras.Model, ds: Dataset, split: str = "val",
     sub = lds.subset(split)
     n_out = model.output_shape[-1]
     if n_out != sub.num_classes:
-        raise ValueError(f"model {model.name!r} outputs {n_out} classes but the data has {sub.num_classes} {sub.classes}")
+        raise ValueError(f"model {model.name!r} outputs {n_out} classes but the data has "
+                         f"{sub.num_classes} {sub.classes}")
     stored = _stored_classes(model)
     if stored and tuple(stored) != tuple(sub.classes):
         raise ValueError(f"model {model.name!r} was trained on classes {tuple(stored)} but the data's classes are "
@@ -299,6 +305,42 @@ class LandmarkPredictor:
                               np.arange(n), tuple(f"c{i}" for i in range(self.model.output_shape[-1])),
                               presence=presence, faces=faces if self.image_shape is not None else None)
         return predict_landmark_proba(self.model, lds, self.batch_size)
+
+
+#: The face crop a landmark-only model's classifier hands to FaceMesh: 48x48 gray, the size and framing of the
+#: FER2013 crops its training landmarks were extracted from.
+CROP_SHAPE: tuple[int, int, int] = (48, 48, 1)
+
+
+class LandmarkRuntime:
+    """A landmark or fusion model as the backend of a :class:`fer.inference.Classifier`.
+
+    The classifier resizes every face crop to :attr:`input_shape` (:data:`CROP_SHAPE` for a landmark-only
+    model, the image input for the fusion model) and calls this runtime, which runs FaceMesh on the crops
+    (failed meshes get the mean face, as in evaluation) and then the model (see :class:`LandmarkPredictor`).
+
+    Args:
+        model: a landmark or fusion ``keras.Model``.
+        **kwargs: passed to :class:`LandmarkPredictor` (``mesh``, ``margin``, ``batch_size``).
+
+    Example:
+        >>> import fer.models
+        >>> from fer.inference import Classifier
+        >>> clf = Classifier(LandmarkRuntime(fer.models.build("landmark_mlp")))  # doctest: +SKIP
+        >>> clf.predict([face_crop]).shape  # doctest: +SKIP
+        (1, 7)
+    """
+
+    def __init__(self, model: keras.Model, **kwargs) -> None:
+        self.model = model
+        self.predictor = LandmarkPredictor(model, **kwargs)
+        self.input_shape: tuple[int, int, int] = tuple(self.predictor.image_shape or CROP_SHAPE)
+        self.num_outputs = int(model.output_shape[-1])
+        self.metadata: dict = {}
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        """``N x H x W x C`` float32 crops in ``[0, 255]`` → ``N x num_outputs`` float32 probabilities."""
+        return self.predictor(np.clip(np.rint(np.asarray(x)), 0, 255).astype(np.uint8))
 
 
 def landmark_predict_fn(model: keras.Model, **kwargs) -> Callable[[np.ndarray], np.ndarray]:

@@ -1,4 +1,4 @@
-"""MediaPipe FaceMesh on face crops: the shipped ``face_landmark.tflite`` run by LiteRT / TF Lite, batch extraction with a cache.
+"""MediaPipe FaceMesh on face crops: the shipped ``face_landmark.tflite`` run by LiteRT, batch extraction, a cache.
 
 The model (``fer/assets/face_landmark.tflite``, from the ``mediapipe==0.10.21`` wheel, Apache-2.0) takes a
 192x192 RGB crop in ``[0, 1]`` and returns 468 points ``(x, y, z)`` in crop pixels (1,404 values; ``z`` is
@@ -175,7 +175,8 @@ class FaceMesh:
         return pts.reshape(n, NUM_POINTS, 3), logit
 
     def run_crops(self, crops: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``float32 N x 192 x 192 x 3`` crops in ``[0, 1]`` → (``N x 468 x 3`` crop-pixel points, ``N`` presence logits)."""
+        """``float32 N x 192 x 192 x 3`` crops in ``[0, 1]`` →
+        (``N x 468 x 3`` crop-pixel points, ``N`` presence logits)."""
         crops = np.asarray(crops, np.float32)
         if crops.ndim != 4 or crops.shape[1:] != (INPUT_SIZE, INPUT_SIZE, 3):
             raise ValueError(f"crops must be N x {INPUT_SIZE} x {INPUT_SIZE} x 3 floats in [0, 1], got {crops.shape}; "

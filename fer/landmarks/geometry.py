@@ -1,4 +1,4 @@
-"""Landmark geometry: normalisation (centre, scale, eye-line rotation), the FaceMesh mirror permutation and landmark augmentation.
+"""Landmark geometry: normalisation (centre, scale, eye-line rotation), the mirror permutation, augmentation.
 
 Conventions: points are ``(x, y, z)`` in image axes (x right, y down, z depth). "Left" and "right" are
 the subject's, as in MediaPipe: the subject's right eye (``FACEMESH_RIGHT_EYE``, around point 33) is on

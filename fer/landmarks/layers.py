@@ -67,7 +67,9 @@ class GraphConv(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="fer")
 class NodeEmbedding(keras.layers.Layer):
-    """Adds a learned vector per node (``P x F``) to ``B x P x F`` features: tells shared-weight layers which point is which."""
+    """Adds a learned vector per node (``P x F``) to ``B x P x F`` features.
+
+    It tells shared-weight layers which point is which."""
 
     def build(self, input_shape) -> None:
         self.embedding = self.add_weight(name="embedding", shape=(int(input_shape[-2]), int(input_shape[-1])),

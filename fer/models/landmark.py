@@ -1,4 +1,6 @@
-"""Landmark models: ``landmark_mlp``, ``landmark_transformer`` (FT-Transformer), ``landmark_gnn`` and the image + landmark ``fer_landmark_fusion``.
+"""Landmark models: ``landmark_mlp``, ``landmark_transformer`` (FT-Transformer), ``landmark_gnn``, fusion.
+
+The fusion model ``fer_landmark_fusion`` sees the image and the landmarks.
 
 The three landmark-only models take normalised FaceMesh landmarks ``468 x 3`` (input layer
 ``landmarks``; see :func:`fer.landmarks.landmark_dataset`), not pixels. Layer names: ``fc{k}_*`` dense

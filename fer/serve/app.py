@@ -15,9 +15,10 @@ Safe by default: uploads are capped in bytes and pixels and sniffed from their b
 (:mod:`fer.serve.images`), nothing is written to disk, at most ``max_in_flight`` requests and stream
 frames are worked on at once (the rest get a 503 at once), streams are refused to pages of other origins,
 and every error is JSON
-``{"error": CODE, "message": TEXT}``. Each model is loaded once; its predictions are serialised by a lock
-(a TFLite interpreter is not thread-safe) while decoding and face detection run in parallel on a small
-thread pool, each thread with its own detectors.
+``{"error": CODE, "message": TEXT}``. Each model is loaded once (a ``.keras`` file as a frozen graph, see
+:class:`ServeConfig`); its predictions are serialised by a lock (a TFLite interpreter is not thread-safe)
+while decoding and face detection run in parallel on a small thread pool, each thread with its own
+detectors, created once and reused by every request.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from fastapi import FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fer.inference import DETECTORS, Classifier, detect_and_predict, draw_predictions, load_classifier, make_detector
@@ -66,6 +68,9 @@ class ServeConfig:
         workers: threads that decode, detect and classify.
         max_streams: open WebSocket streams at once.
         margin: crop margin around each detected face (Haar only; YuNet faces are aligned and framed).
+        freeze: run the Keras models loaded from files as frozen graphs
+            (:func:`~fer.inference.runtimes.frozen_predict`): less CPU per request, about a second more
+            to start; classifiers passed in already loaded are served as they are.
         detector_name: ``"yunet"`` (default) or ``"haar"``.
         detector: settings for :func:`~fer.inference.make_detector` in ``/v1/predict`` (default: the photo
             settings of ``python -m fer predict``); the stream always uses the live-video settings
@@ -78,6 +83,7 @@ class ServeConfig:
     workers: int = max(2, min(4, os.cpu_count() or 2))
     max_streams: int = 4
     margin: float = 0.1
+    freeze: bool = True
     detector_name: str = "yunet"
     detector: dict = field(default_factory=dict)
 
@@ -125,11 +131,15 @@ class ModelEntry:
                 "input_shape": list(clf.input_shape), "file": clf.path.name if clf.path else None}
 
 
-def load_models(models: Sequence[str | os.PathLike | Classifier] | None) -> dict[str, ModelEntry]:
-    """Load each model once (``None``: the shipped default); names are file stems, made unique."""
+def load_models(models: Sequence[str | os.PathLike | Classifier] | None, *,
+                freeze: bool = False) -> dict[str, ModelEntry]:
+    """Load each model once (``None``: the shipped default); names are file stems, made unique.
+
+    ``freeze``: Keras files are run as frozen graphs (see :class:`ServeConfig`).
+    """
     entries: dict[str, ModelEntry] = {}
     for item in (models or [None]):
-        clf = item if isinstance(item, Classifier) else load_classifier(item)
+        clf = item if isinstance(item, Classifier) else load_classifier(item, freeze=freeze)
         base = clf.path.stem if clf.path else f"model{len(entries) + 1}"
         name, k = base, 2
         while name in entries:
@@ -156,6 +166,33 @@ class Gate:
     def leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+
+class SecurityHeaders:
+    """ASGI middleware: ``X-Content-Type-Options: nosniff`` on every answer, the page CSP on ``/`` and ``/static/``.
+
+    A plain ASGI wrapper that edits the response's start message (Starlette's ``@app.middleware("http")``
+    would copy every response through a stream, a millisecond per request).
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        page = scope["path"] == "/" or scope["path"].startswith("/static/")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                if page:
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _face_json(box, probs: np.ndarray, classes: Sequence[str], **extra) -> dict:
@@ -198,7 +235,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
     """
     cfg = config or ServeConfig()
     make_detector(cfg.detector_name, **cfg.detector)  # bad detector settings fail here, not in the first request
-    registry = load_models(models)
+    registry = load_models(models, freeze=cfg.freeze)
     default = next(iter(registry))
     gate = Gate(cfg.max_in_flight)
     local = threading.local()
@@ -258,13 +295,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
         return JSONResponse({"error": "internal", "message": f"internal error ({type(err).__name__}); see the "
                                                              "server log"}, 500)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next):
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        if request.url.path == "/" or request.url.path.startswith("/static/"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        return response
+    app.add_middleware(SecurityHeaders)
 
     def run_predict(data: bytes, entry: ModelEntry, tta: bool, annotated: bool) -> dict | bytes:
         start = time.perf_counter()
@@ -309,7 +340,7 @@ def create_app(models: Sequence[str | os.PathLike | Classifier] | None = None, *
             return Response(out, media_type="image/jpeg", headers={"X-Model": entry.name,
                                                                     "X-Model-Version": entry.version})
         out["timing_ms"]["total"] = _ms(start)
-        return out
+        return JSONResponse(out)  # already plain JSON types: FastAPI's jsonable_encoder pass is not needed
 
     @app.get("/v1/models", summary="The loaded models")
     async def models_list():

@@ -17,6 +17,18 @@ The protocol (fixed before any result was seen):
   float32, seed 0; ArcFace + center loss for the ``mobilenet_cbam_arcface`` entry.
 * **input**: 48x48 gray for the models designed for FER2013's crops, 64x64 (gray copied to RGB) for the
   ones designed for 128 or 224 pixels, so the whole study fits about 10 hours of a 2-core CPU.
+* **landmark models** (``landmark_mlp``, ``landmark_gnn`` on the ``mesh`` and the ``anatomical`` graph,
+  ``landmark_transformer``) see no pixels: their input is the 468 FaceMesh points (x, y, z) of each 48x48
+  crop, normalised (centred, scaled, rotated to the eye line), extracted once by the shipped FaceMesh and
+  cached. ``fer_landmark_fusion`` sees the 48x48 gray crop and those points, at the budget and input size of
+  ``fer_resnet`` (its image branch), so the two compare at the same training budget. A face whose mesh
+  failed (presence below 0.5) gets the mean training face and is scored like any other (never dropped); the
+  failures are counted per split. Their augmentation is the landmark counterpart of the image one
+  (:data:`fer.landmarks.data.LANDMARK_AUGMENT`, what ``train`` uses for ``augment=True``): mirror with the
+  left/right point permutation, ±5° roll, ±5% scale; the fusion model's image is mirrored together with its
+  points and gets no other image augmentation. Their latency is also given with FaceMesh's own cost added
+  (it has to run on the crop first). ``landmark_transformer`` (self-attention over 469 tokens) costs more
+  than the rest of the study together on a CPU, so it comes last.
 * **weights**: ``weights=None`` everywhere on the CPU scale: ImageNet weights cannot be downloaded on the
   machine the study was run on, so the ImageNet backbones start from random weights (said beside every
   number). ``--scale gpu`` is the source projects' setting: 224x224 RGB and ImageNet weights for those
@@ -38,6 +50,7 @@ import pandas as pd
 
 from fer.data.atomic import write_json
 from fer.data.dataset import Dataset
+from fer.landmarks.data import FUSION_MODELS, LANDMARK_AUGMENT, LANDMARK_MODELS
 from fer.provenance import command_line
 from fer.studies import report
 from fer.studies.report import EVAL_SPLIT, RECORD, epoch_log
@@ -51,7 +64,8 @@ class Entry:
     Attributes:
         name: the run's folder name (a model name, or a variant such as ``mobilenet_cbam_arcface``).
         model: the architecture in :func:`fer.models.available`.
-        cpu_shape, gpu_shape: input shape on each scale.
+        cpu_shape, gpu_shape: input shape on each scale (``(468, 3)`` FaceMesh points for a landmark model;
+            the image's for the fusion model, whose points are ``(468, 3)`` too).
         options: builder keyword arguments.
         overrides: :class:`~fer.train.TrainConfig` fields that differ from the protocol (the loss).
         imagenet: the builder has a real ``weights="imagenet"`` path (a ``keras.applications`` backbone).
@@ -59,14 +73,24 @@ class Entry:
 
     name: str
     model: str
-    cpu_shape: tuple[int, int, int]
-    gpu_shape: tuple[int, int, int]
+    cpu_shape: tuple[int, ...]
+    gpu_shape: tuple[int, ...]
     options: dict = field(default_factory=dict)
     overrides: dict = field(default_factory=dict)
     imagenet: bool = False
 
+    @property
+    def sees(self) -> str:
+        """What the model's input is: ``"image"``, ``"landmarks"`` (FaceMesh points) or ``"image + landmarks"``."""
+        return sees(self.model)
 
-_NATIVE, _SMALL_RGB = (48, 48, 1), (64, 64, 3)
+
+def sees(model: str) -> str:
+    """``"image"``, ``"landmarks"`` or ``"image + landmarks"``: the input of the registered ``model``."""
+    return "landmarks" if model in LANDMARK_MODELS else "image + landmarks" if model in FUSION_MODELS else "image"
+
+
+_NATIVE, _SMALL_RGB, _POINTS = (48, 48, 1), (64, 64, 3), (468, 3)
 #: every model of the study, cheapest first on this CPU (so an interrupted study has the most rows)
 ENTRIES: tuple[Entry, ...] = (
     Entry("simple_cnn", "simple_cnn", _SMALL_RGB, (128, 128, 3)),
@@ -74,13 +98,19 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("mobilenet_cbam", "mobilenet_cbam", _SMALL_RGB, (224, 224, 3)),
     Entry("mobilenet_cbam_arcface", "mobilenet_cbam", _SMALL_RGB, (224, 224, 3), options={"embedding": True},
           overrides={"loss": "arcface", "center_loss_weight": 0.01}),
+    Entry("landmark_mlp", "landmark_mlp", _POINTS, _POINTS),
+    Entry("landmark_gnn_anatomical", "landmark_gnn", _POINTS, _POINTS, options={"graph": "anatomical"}),
+    Entry("landmark_gnn_mesh", "landmark_gnn", _POINTS, _POINTS, options={"graph": "mesh"}),
     Entry("baseline_cnn", "baseline_cnn", _NATIVE, _NATIVE),
     Entry("efficientnet_b0", "efficientnet_b0", _SMALL_RGB, (224, 224, 3), imagenet=True),
     Entry("fer_resnet", "fer_resnet", _NATIVE, _NATIVE),
+    Entry("fer_landmark_fusion", "fer_landmark_fusion", _NATIVE, _NATIVE),  # fer_resnet's budget and input + points
     Entry("resnet50_cbam", "resnet50_cbam", _SMALL_RGB, (224, 224, 3), imagenet=True),
     Entry("resnet50", "resnet50", _SMALL_RGB, (224, 224, 3), imagenet=True),
     Entry("efficientnet_b3", "efficientnet_b3", _SMALL_RGB, (224, 224, 3), imagenet=True),
     Entry("cbam_5cnn", "cbam_5cnn", _SMALL_RGB, (224, 224, 3)),
+    # self-attention over 469 tokens: 1.2 GFLOP per face, about 1-3 training images/s on the 2-core CPU (20-50 h)
+    Entry("landmark_transformer", "landmark_transformer", _POINTS, _POINTS),
 )
 
 #: each scale's budget and settings; the cpu scale is what results/architectures/ holds
@@ -132,8 +162,12 @@ def run_config(e: Entry, scale: str = "cpu", epochs: int | None = None) -> Train
     if e.imagenet and SCALES[scale]["imagenet"]:
         options["weights"] = "imagenet"
         lr = 1e-4  # a pretrained backbone is fine-tuned, not trained from scratch
+    # a landmark or fusion model's augmentation is the landmark one (what train() makes of augment=True for them),
+    # written out so that the run's config.json says what it used and matches this config on the next start
+    augment = dict(LANDMARK_AUGMENT) if e.sees != "image" and PROTOCOL.augment is True else PROTOCOL.augment
     return replace(PROTOCOL, model=e.model, input_shape=e.gpu_shape if scale == "gpu" else e.cpu_shape,
-                   model_options=options, epochs=epochs or SCALES[scale]["epochs"], lr=lr, **e.overrides)
+                   model_options=options, epochs=epochs or SCALES[scale]["epochs"], lr=lr, augment=augment,
+                   **e.overrides)
 
 
 def budget(cfg: TrainConfig, train_faces: int) -> dict:
@@ -179,7 +213,7 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
     import keras
 
     from fer.confidence import metric_intervals
-    from fer.cost import measure_cost
+    from fer.cost import input_specs, measure_cost
     from fer.models import build
 
     metrics = json.loads((run_dir / f"metrics_{EVAL_SPLIT}.json").read_text())
@@ -198,6 +232,8 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
     weights = cfg.model_options.get("weights")
     record = {
         "entry": e.name, "model": cfg.model, "scale": scale, "input_shape": list(shape),
+        "sees": sees(cfg.model), "inputs": {k: list(v) for k, v in input_specs(model).items()},
+        "augment": cfg.augment,
         "weights": weights or "none (random initialisation)",
         "weights_note": ("ImageNet weights cannot be downloaded on the machine this ran on: the backbone "
                          "trained from random weights" if e.imagenet and not weights else None),
@@ -210,12 +246,27 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
         "eval_faces": metrics["num_samples"],
         "accuracy": metrics["accuracy"], "macro_f1": metrics["macro_f1"],
         "confidence_95": metric_intervals(metrics),
+        **(landmark_record(ds, metrics) if sees(cfg.model) != "image" else {}),
         "dataset": ds.meta.get("path", ds.meta.get("name", "")),
         "command": command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     write_json(record, run_dir / RECORD)
     return record
+
+
+def landmark_record(ds: Dataset, metrics: dict) -> dict:
+    """A landmark or fusion run's FaceMesh bookkeeping: ``mesh_failures`` on the evaluated split (scored with the
+    fallback face, from the run's metrics) and ``landmarks`` (failures per split, threshold, fallback, the accuracy
+    on the faces whose mesh did not fail). The landmarks come from the extraction cache the training filled."""
+    from fer.landmarks.data import landmark_dataset
+
+    info = landmark_dataset(ds, progress=False).meta["landmarks"]
+    return {"mesh_failures": int(metrics["mesh_failures"]),
+            "landmarks": {"mesh_failures_per_split": info["failed"], "presence_threshold": info["presence_threshold"],
+                          "fallback": info["fallback"], "margin": info["margin"],
+                          "facemesh_sha256": info["facemesh_sha256"],
+                          "accuracy_mesh_ok": metrics.get("accuracy_mesh_ok")}}
 
 
 def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable[str] | None = None,
@@ -276,13 +327,19 @@ def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable
 
 
 def plan(scale: str = "cpu", names: Sequence[str] | None = None, epochs: int | None = None) -> list[dict]:
-    """Each selected entry's settings (model, input, epochs, lr, loss, weights), without training."""
+    """Each selected entry's settings (model, what it sees, input, options, epochs, lr, loss, augmentation,
+    weights), without training."""
     chosen = [entry(n) for n in names] if names is not None else list(ENTRIES)
     rows = []
     for e in chosen:
         cfg = run_config(e, scale, epochs)
-        rows.append({"name": e.name, "model": cfg.model, "input": cfg.resolved_shape(), "epochs": cfg.epochs,
-                     "lr": cfg.lr, "loss": cfg.loss, "weights": cfg.model_options.get("weights")})
+        shape = cfg.resolved_shape()
+        rows.append({"name": e.name, "model": cfg.model, "sees": e.sees,
+                     "input": f"{shape} + {_POINTS}" if e.sees == "image + landmarks" else shape,
+                     "options": cfg.model_options, "epochs": cfg.epochs, "lr": cfg.lr, "loss": cfg.loss,
+                     "augment": "landmark" if isinstance(cfg.augment, dict) and cfg.augment == LANDMARK_AUGMENT
+                     else cfg.augment,
+                     "weights": cfg.model_options.get("weights")})
     return rows
 
 

@@ -1,4 +1,4 @@
-"""Landmark models: registration, documented sizes, the layers' maths, and save / reload in a fresh process after ``import fer``."""
+"""Landmark models: registration, documented sizes, the layers' maths, save / reload in a fresh process."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from fer.landmarks.graph import dense_adjacency, isolated_nodes
 from fer.landmarks.layers import ClassToken, GraphConv, LandmarkTokenizer
 
 LANDMARK_NAMES = ("landmark_mlp", "landmark_transformer", "landmark_gnn")
-BUILDERS = {"landmark_mlp": fer.models.build_landmark_mlp, "landmark_transformer": fer.models.build_landmark_transformer,
+BUILDERS = {"landmark_mlp": fer.models.build_landmark_mlp,
+            "landmark_transformer": fer.models.build_landmark_transformer,
             "landmark_gnn": fer.models.build_landmark_gnn, "fer_landmark_fusion": fer.models.build_fer_landmark_fusion}
 
 
