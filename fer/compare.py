@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from fer.data.atomic import write_text
+from fer.files import write_text
 
 
 def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:

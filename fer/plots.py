@@ -13,7 +13,6 @@ the line with ``;``: a figure that is also the cell's last value would be shown 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from fer.data.dataset import SPLITS, Dataset
+from fer.files import save_figure_png
 from fer.labels import EMOTIONS
 from fer.preprocess import LUMA
 
@@ -49,18 +49,7 @@ def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120, close: boo
     Returns:
         The written path.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=dpi, bbox_inches="tight")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    path = save_figure_png(fig, path, dpi=dpi)
     if close is None:
         close = matplotlib.get_backend().lower() in _NON_INTERACTIVE
     if close:

@@ -31,11 +31,11 @@ import numpy as np
 
 from fer import distribute
 from fer.class_names import attach_class_names
-from fer.data.atomic import json_default, save_model, write_json, write_text
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
 from fer.data.sources import resolve_path
 from fer.errors import UsageError
+from fer.files import json_default, save_model, write_json, write_text
 from fer.landmarks.data import prepare_landmark_inputs
 from fer.models import available, build, default_lr, default_shape
 from fer.models.transfer import copy_weights_by_name
