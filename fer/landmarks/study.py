@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from fer.data.sources import load_dataset, resolve_path
     from fer.landmarks.data import landmark_dataset
     from fer.provenance import command_line, file_sha256
+    from fer.run_folder import RunFolder
     from fer.train import TrainConfig, train
 
     runs = [parse_run(s) for s in args.runs]
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds": round(time.time() - t0, 1), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "num_samples": m["num_samples"], "mesh_failures": m["mesh_failures"],
             "accuracy_mesh_ok": m["accuracy_mesh_ok"], "source_accuracy": SOURCE_ACCURACY.get(model),
-            "run_folder": str(out / name), "metrics_file": str(out / name / "metrics_val.json"),
+            "run_folder": str(out / name), "metrics_file": str(RunFolder(out / name).metrics("val")),
             "command": summary["command"],  # the study command that trained this entry (several may add to one summary)
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
