@@ -7,5 +7,5 @@
 * :mod:`fer.training.models` — the fit model and the saved classifier, trainable layers, ``init_from``.
 * :mod:`fer.training.optim` — schedule, optimizer, loss, metrics, precision policy.
 * :mod:`fer.training.history` — ``history.csv`` / ``history.json``.
-
+* :mod:`fer.training.losses` — losses by name and the ArcFace training model.
 """

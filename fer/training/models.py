@@ -38,7 +38,7 @@ def build_models(cfg: TrainConfig, shape: tuple[int, int, int], num_classes: int
     model = build(cfg.model, shape, num_classes, **cfg.model_options)
     if cfg.loss != "arcface":
         return model, model
-    from fer.losses import build_arcface_model
+    from fer.training.losses import build_arcface_model
 
     backbone = keras.Model(model.inputs, embedding_output(model), name=model.name)
     return build_arcface_model(backbone, num_classes, s=cfg.arcface_s, m=cfg.arcface_m,

@@ -98,7 +98,7 @@ def make_loss(cfg: TrainConfig):
         return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing)
     if cfg.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
-    from fer.losses import get_loss
+    from fer.training.losses import get_loss
 
     return get_loss(cfg.loss, gamma=cfg.focal_gamma, label_smoothing=cfg.label_smoothing)
 

@@ -90,7 +90,7 @@ def prepare_run(plan: RunPlan, folder, workers: int = 1) -> Training:
     distribute.fix_keras_multi_worker(model, strategy)
     fit_train, fit_val = train_seq, val_seq
     if cfg.loss == "arcface":  # the margin needs the label as a second input
-        from fer.losses import ArcFaceBatches
+        from fer.training.losses import ArcFaceBatches
 
         fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
     if cfg.distill_from:
