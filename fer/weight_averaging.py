@@ -152,10 +152,10 @@ def run_recalibrate(args: argparse.Namespace) -> int:
     """The ``recalibrate`` subcommand."""
     from datetime import datetime, timezone
 
+    from fer.data.atomic import save_model, write_json
     from fer.data.pipeline import FERSequence
     from fer.data.sources import load_dataset
     from fer.evaluate import load_model
-    from fer.files import save_model, write_json
     from fer.preprocess import model_input_shape
     from fer.provenance import command_line, file_sha256
 

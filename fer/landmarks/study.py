@@ -1,4 +1,6 @@
-"""The landmark-model study: train each landmark model on FER2013 Training with one protocol, score all of PublicTest, write a summary.
+"""The landmark-model study: each landmark model trained on FER2013 Training, scored on all of PublicTest.
+
+One protocol for all of them; the study writes a summary.
 
 ``python -m fer.landmarks.study --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
 every entry of ``--runs`` (``model[@graph]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
@@ -43,7 +45,6 @@ def main(argv: list[str] | None = None) -> int:
     from fer.data.sources import load_dataset, resolve_path
     from fer.landmarks.data import landmark_dataset
     from fer.provenance import command_line, file_sha256
-    from fer.run_folder import RunFolder
     from fer.train import TrainConfig, train
 
     runs = [parse_run(s) for s in args.runs]
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             "wall_seconds": round(time.time() - t0, 1), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "num_samples": m["num_samples"], "mesh_failures": m["mesh_failures"],
             "accuracy_mesh_ok": m["accuracy_mesh_ok"], "source_accuracy": SOURCE_ACCURACY.get(model),
-            "run_folder": str(out / name), "metrics_file": str(RunFolder(out / name).metrics("val")),
+            "run_folder": str(out / name), "metrics_file": str(out / name / "metrics_val.json"),
             "command": summary["command"],  # the study command that trained this entry (several may add to one summary)
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
