@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pandas as pd
 
 from fer.files import write_text
-from fer.run_folder import RunFolder
+from fer.run_folder import RunFolder, comparison_files
 
 
 def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
@@ -58,8 +57,8 @@ def compare_runs(run_dirs, split: str = "val", out_dir: str | os.PathLike | None
     if out_dir is not None:
         from fer.plots import plot_comparison, save_figure
 
-        out = Path(out_dir)
-        write_text(table.to_csv(index=False), out / "comparison.csv")
-        write_text(table.to_json(orient="records", indent=2), out / "comparison.json")
-        save_figure(plot_comparison(table), out / "comparison.png")
+        files = comparison_files(out_dir)
+        write_text(table.to_csv(index=False), files["csv"])
+        write_text(table.to_json(orient="records", indent=2), files["json"])
+        save_figure(plot_comparison(table), files["chart"])
     return table

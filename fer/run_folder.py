@@ -196,13 +196,13 @@ class RunFolder:
         return {p.stem.removeprefix("metrics_"): p for p in sorted(self.root.glob("metrics_*.json"))}
 
     def read(self, path: str | os.PathLike, missing_ok: bool = True) -> dict:
-        """The JSON file ``path`` (a file of this folder, e.g. ``run.config``) as a dict.
+        """The JSON file ``path`` (one of this folder's, e.g. ``run.read(run.config)``) as a dict.
 
         Args:
-            path: the file, absolute or relative to :attr:`root`.
+            path: the file, as the properties and methods of this class name it.
             missing_ok: return ``{}`` for a missing file instead of raising ``FileNotFoundError``.
         """
-        path = self.root / path
+        path = Path(path)
         if missing_ok and not path.is_file():
             return {}
         return json.loads(path.read_text())
@@ -233,3 +233,20 @@ def evaluation_plots(metrics_file: str | os.PathLike) -> dict[str, Path]:
     path = Path(metrics_file)
     return {"confusion": path.with_name(f"{path.stem}_confusion.png"),
             "per_class_f1": path.with_name(f"{path.stem}_per_class_f1.png")}
+
+
+def comparison_files(out_dir: str | os.PathLike) -> dict[str, Path]:
+    """The files ``python -m fer compare --out DIR`` writes (:func:`fer.compare.compare_runs`).
+
+    Args:
+        out_dir: the comparison folder.
+
+    Returns:
+        ``{"csv": DIR/comparison.csv, "json": DIR/comparison.json, "chart": DIR/comparison.png}``.
+
+    Example:
+        >>> sorted(p.name for p in comparison_files("results/cmp").values())
+        ['comparison.csv', 'comparison.json', 'comparison.png']
+    """
+    out = Path(out_dir)
+    return {"csv": out / "comparison.csv", "json": out / "comparison.json", "chart": out / "comparison.png"}

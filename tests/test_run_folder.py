@@ -9,7 +9,7 @@ import keras
 import pytest
 
 from fer.data.sources import load_dataset
-from fer.run_folder import RunFolder, default_run_folder, evaluation_plots
+from fer.run_folder import RunFolder, comparison_files, default_run_folder, evaluation_plots
 from fer.train import train
 from tests.test_train import Interrupt, quadrant_faces, tiny_config
 
@@ -37,6 +37,26 @@ def test_the_names_of_a_run_folder(tmp_path):
                      "per_class_f1": tmp_path / "eval" / "m_per_class_f1.png"}
 
 
+def test_compare_reads_the_run_folders_names_and_writes_exactly_its_files(tmp_path, monkeypatch):
+    from fer.compare import compare_runs
+
+    monkeypatch.chdir(tmp_path)  # relative run folders, as on the command line
+    for name, acc in (("a", 0.5), ("b", 0.75)):
+        run = RunFolder(name)
+        run.root.mkdir()
+        run.metrics("test").write_text(json.dumps({"num_samples": 4, "accuracy": acc, "macro_f1": acc / 2}))
+        run.metrics("test", tta=True).write_text(json.dumps({"num_samples": 4, "accuracy": acc + 0.1, "macro_f1": 0}))
+        run.config.write_text(json.dumps({"model": f"m_{name}", "input_shape": [48, 48, 1]}))
+        run.history_json.write_text(json.dumps({"loss": [1.0, 0.5, 0.25], "wall_seconds": 120.0}))
+    table = compare_runs(["a", "b"], split="test", out_dir="cmp")
+    assert list(table["name"]) == ["b", "a"] and list(table["model"]) == ["m_b", "m_a"]
+    assert list(table["accuracy_tta"]) == [0.85, 0.6] and list(table["epochs"]) == [3, 3]
+    assert list(table["train_minutes"]) == [2.0, 2.0]
+    assert _files(tmp_path / "cmp") == set(comparison_files(tmp_path / "cmp").values())
+    assert sorted(p.name for p in comparison_files("x").values()) == ["comparison.csv", "comparison.json",
+                                                                      "comparison.png"]
+
+
 def test_metrics_files_and_read(tmp_path):
     run = RunFolder(tmp_path)
     for tag in ("val", "test_tta", "val_tta"):
@@ -44,6 +64,7 @@ def test_metrics_files_and_read(tmp_path):
     (tmp_path / "metrics.json").write_text("{}")  # not an evaluation of the run
     assert list(run.metrics_files()) == ["test_tta", "val", "val_tta"]
     assert run.read(run.metrics("val")) == {"tag": "val"} and run.read(run.config) == {}
+    assert RunFolder(".").read(RunFolder(".").config) == {}  # a relative folder reads its own files
     with pytest.raises(FileNotFoundError):
         run.read(run.config, missing_ok=False)
 
