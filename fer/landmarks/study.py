@@ -1,6 +1,4 @@
-"""The landmark-model study: each landmark model trained on FER2013 Training, scored on all of PublicTest.
-
-One protocol for all of them; the study writes a summary.
+"""The landmark-model study: train each landmark model on FER2013 Training with one protocol, score all of PublicTest, write a summary.
 
 ``python -m fer.landmarks.study --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
 every entry of ``--runs`` (``model[@graph]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
