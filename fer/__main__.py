@@ -79,7 +79,6 @@ def _train(args) -> int:
 
     from fer.data.sources import load_dataset
     from fer.recipes import get_recipe
-    from fer.run_folder import default_run_folder
     from fer.train import TrainConfig, check_config, check_out_dir, train
 
     if not args.model and not args.recipe:
@@ -119,7 +118,7 @@ def _train(args) -> int:
         h, w, c = cfg.input_shape or default_shape(over.get("model", cfg.model))
         over["input_shape"] = (args.input_size or h, args.input_size or w, args.channels or c)
     name = args.recipe or over.get("model", cfg.model)
-    out = args.out or str(default_run_folder(name))
+    out = args.out or str(Path("results") / "runs" / name)
     if not args.strategy:  # with several workers only the chief writes --out (fer.distribute)
         check_out_dir(Path(out))
     if args.val_split is not None and not 0 < args.val_split <= 0.5:
@@ -245,13 +244,11 @@ def _evaluate(args) -> int:
               f"  support {row['support']}")
     if args.out:
         from fer.plots import plot_confusion_matrix, plot_per_class_f1, save_figure
-        from fer.run_folder import evaluation_plots
 
         out = Path(args.out)
         write_metrics(m, out)
-        plots = evaluation_plots(out)
-        save_figure(plot_confusion_matrix(m), plots["confusion"])
-        save_figure(plot_per_class_f1(m), plots["per_class_f1"])
+        save_figure(plot_confusion_matrix(m), out.with_name(out.stem + "_confusion.png"))
+        save_figure(plot_per_class_f1(m), out.with_name(out.stem + "_per_class_f1.png"))
         print(f"wrote {out}")
     return 0
 

@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--see-also", action="append", default=[], help="another card to link at the end")
     parser.add_argument("--out", default="models/README.md")
     args = parser.parse_args(argv)
-    from fer.files import write_text
+    from fer.data.atomic import write_text
 
     text = model_card(Path(args.run), Path(args.model), [Path(p) for p in args.metrics],
                       Path(args.bench) if args.bench else None, args.title, args.note, args.see_also)

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
-from fer.data.sources import load_dataset
+from fer.data import Dataset
+from fer.labels import EMOTIONS
 from fer.run_folder import RunFolder, comparison_files, default_run_folder, evaluation_plots
 from fer.train import train
 from tests.test_train import Interrupt, quadrant_faces, tiny_config
@@ -72,7 +74,10 @@ def test_metrics_files_and_read(tmp_path):
 def test_train_and_evaluate_write_exactly_the_files_the_run_folder_names(tmp_path, capsys):
     from fer.__main__ import main
 
-    ds = load_dataset("synthetic:3")  # train, val and test splits
+    q = quadrant_faces(8)
+    split = q.split.copy()
+    split[np.flatnonzero(split == "train")[:8]] = "test"  # train, val and test splits
+    ds = Dataset(q.images, q.labels, split, q.source, q.origin, classes=EMOTIONS)  # evaluable on synthetic faces
     run = RunFolder(tmp_path / "run")
     result = train(ds, tiny_config(epochs=2), run.root, verbose=0)
     assert result.out_dir == run.root
