@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 
 import pandas as pd
 
-from fer.data.atomic import write_text
+from fer.files import write_text
+from fer.run_folder import RunFolder, comparison_files
 
 
 def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
@@ -20,18 +20,18 @@ def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
     Raises:
         FileNotFoundError: when the folder or its metrics for ``split`` are missing, naming the file.
     """
-    run = Path(run_dir)
-    metrics_file = run / f"metrics_{split}.json"
+    run = RunFolder(run_dir)
+    metrics_file = run.metrics(split)
     if not metrics_file.is_file():
-        present = sorted(p.name for p in run.glob("metrics_*.json")) if run.is_dir() else []
+        present = sorted(p.name for p in run.metrics_files().values()) if run.root.is_dir() else []
         raise FileNotFoundError(f"{metrics_file} not found (present: {present or 'none'}); "
                                 f"evaluate the run first or pick another --split")
     m = json.loads(metrics_file.read_text())
-    config = _read(run / "config.json")
-    history = _read(run / "history.json")
-    speed = _read(run / "speed.json")
+    config = run.read(run.config)
+    history = run.read(run.history_json)
+    speed = run.read(run.speed)
     row = {
-        "name": run.name,
+        "name": run.root.name,
         "model": config.get("model", m.get("model")),
         "input": "x".join(str(v) for v in config.get("input_shape", [])),
         "split": split,
@@ -44,7 +44,7 @@ def read_run(run_dir: str | os.PathLike, split: str = "val") -> dict:
         "params": speed.get("params", m.get("params")),
         "images_per_s": speed.get("images_per_s"),
     }
-    tta = _read(run / f"metrics_{split}_tta.json")
+    tta = run.read(run.metrics(split, tta=True))
     if tta:
         row["accuracy_tta"] = tta["accuracy"]
     return row
@@ -57,12 +57,8 @@ def compare_runs(run_dirs, split: str = "val", out_dir: str | os.PathLike | None
     if out_dir is not None:
         from fer.plots import plot_comparison, save_figure
 
-        out = Path(out_dir)
-        write_text(table.to_csv(index=False), out / "comparison.csv")
-        write_text(table.to_json(orient="records", indent=2), out / "comparison.json")
-        save_figure(plot_comparison(table), out / "comparison.png")
+        files = comparison_files(out_dir)
+        write_text(table.to_csv(index=False), files["csv"])
+        write_text(table.to_json(orient="records", indent=2), files["json"])
+        save_figure(plot_comparison(table), files["chart"])
     return table
-
-
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.is_file() else {}

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fer.errors import UsageError
+from fer.run_folder import RunFolder
 
 #: Strategy names accepted by :func:`get_strategy` (``TrainConfig.strategy``, ``--strategy``).
 STRATEGIES = ("mirrored", "multiworker", "tpu")
@@ -101,7 +102,7 @@ def is_chief(strategy) -> bool:
 
 
 #: what a worker copies from the chief's run folder to resume with it
-RESUME_FILES = ("backup", "history.csv", "history.json", "final.weights.h5")
+RESUME_FILES = RunFolder.RESUME_FILES
 
 
 @contextlib.contextmanager

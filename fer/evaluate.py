@@ -31,8 +31,8 @@ import cv2
 import keras
 import numpy as np
 
-from fer.data.atomic import json_default, write_text
 from fer.data.dataset import Dataset
+from fer.files import json_default, write_text
 from fer.inference.runtimes import compiled_predict, load_keras_model
 from fer.labels import EMOTIONS
 from fer.preprocess import fit_to_model, model_input_shape

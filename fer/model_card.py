@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from fer.run_folder import RunFolder, evaluation_plots
+
 
 def _read(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
@@ -41,13 +43,14 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
 
     import fer  # noqa: F401  (registers the custom layers)
 
-    config = _read(run / "config.json")
-    history = _read(run / "history.json")
-    env = _read(run / "env.json")
+    folder = RunFolder(run)
+    config = folder.read(folder.config)
+    history = folder.read(folder.history_json)
+    env = folder.read(folder.env)
     model = keras.saving.load_model(model_file, compile=False)
     results = [(p, _read(p)) for p in metrics_files]
     size_mb = model_file.stat().st_size / 2**20
-    csv = run / "history.csv"
+    csv = folder.history_csv
     epochs_done = len(csv.read_text().splitlines()) - 1 if csv.is_file() else len(history.get("loss", []))
     phases = config.get("phases") or []
     planned = sum(p["epochs"] for p in phases) if phases else config.get("epochs")
@@ -110,7 +113,7 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         for name, row in best["per_class"].items():
             lines.append(f"| {name} | {_pct(row['precision'])} | {_pct(row['recall'])} | {_pct(row['f1'])} | "
                          f"{row['support']} |")
-        conf = Path(str(results[-1][0]).replace(".json", "_confusion.png"))
+        conf = evaluation_plots(results[-1][0])["confusion"]
         if conf.is_file():
             lines += ["", f"Confusion matrix: `{conf}`."]
         lines += ["", "## Known failure modes", "",
@@ -146,12 +149,12 @@ def _recalibration_lines(run: Path, config: dict, model_file: Path) -> list[str]
     afterwards by ``python -m fer recalibrate --record RUN/recalibrate.json``."""
     from fer.provenance import file_sha256
 
-    record = _read(run / "recalibrate.json")
+    record = _read(RunFolder(run).recalibration)
     if record and record.get("output", {}).get("sha256") == file_sha256(model_file):
         inputs = ", ".join(f"`{i['path']}` (sha256 {i['sha256'][:16]}…)" for i in record["inputs"])
         return [f"- BatchNorm statistics re-estimated on the {record['faces']:,} un-augmented `{record['split']}` "
                 f"faces after training (the statistics gathered during training describe augmented faces): "
-                f"`{record['command']}`, from {inputs}; `{run / 'recalibrate.json'}`."]
+                f"`{record['command']}`, from {inputs}; `{RunFolder(run).recalibration}`."]
     if config.get("recalibrate_bn"):
         return ["- BatchNorm statistics re-estimated on the un-augmented training faces after the last epoch "
                 "(`recalibrate_bn`; the statistics gathered during training describe augmented faces)."]

@@ -23,6 +23,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from fer.files import write_npz
+
 
 def average_weights(models: Sequence[keras.Model], weights: Sequence[float] | None = None) -> keras.Model:
     """A new model with the (weighted) mean of every weight of ``models``.
@@ -160,11 +162,8 @@ class WeightAverage(keras.callbacks.Callback):
         else:
             self.mean = [m + (w - m) / self.count for m, w in zip(self.mean, weights)]
         self.last_epoch = epoch
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.stem}.tmp.npz")
-        np.savez(tmp, count=self.count, last_epoch=epoch, n=len(self.mean), dtypes=np.array(self.dtypes),
-                 **{f"w{i}": m for i, m in enumerate(self.mean)})
-        os.replace(tmp, self.path)
+        write_npz(self.path, count=self.count, last_epoch=epoch, n=len(self.mean), dtypes=np.array(self.dtypes),
+                  **{f"w{i}": m for i, m in enumerate(self.mean)})
 
     @staticmethod
     def load(path: str | os.PathLike) -> list[np.ndarray]:

@@ -46,10 +46,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
               f"  support {row['support']}")
     if args.out:
         from fer.plots import plot_confusion_matrix, plot_per_class_f1, save_figure
+        from fer.run_folder import evaluation_plots
 
         out = Path(args.out)
         write_metrics(m, out)
-        save_figure(plot_confusion_matrix(m), out.with_name(out.stem + "_confusion.png"))
-        save_figure(plot_per_class_f1(m), out.with_name(out.stem + "_per_class_f1.png"))
+        plots = evaluation_plots(out)
+        save_figure(plot_confusion_matrix(m), plots["confusion"])
+        save_figure(plot_per_class_f1(m), plots["per_class_f1"])
         print(f"wrote {out}")
     return 0

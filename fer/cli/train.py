@@ -75,6 +75,7 @@ def run_train(args: argparse.Namespace) -> int:
 
     from fer.data.sources import load_dataset
     from fer.recipes import get_recipe
+    from fer.run_folder import default_run_folder
     from fer.train import TrainConfig, check_config, check_out_dir, train
 
     if not args.model and not args.recipe:
@@ -114,7 +115,7 @@ def run_train(args: argparse.Namespace) -> int:
         h, w, c = cfg.input_shape or default_shape(over.get("model", cfg.model))
         over["input_shape"] = (args.input_size or h, args.input_size or w, args.channels or c)
     name = args.recipe or over.get("model", cfg.model)
-    out = args.out or str(Path("results") / "runs" / name)
+    out = args.out or str(default_run_folder(name))
     if not args.strategy:  # with several workers only the chief writes --out (fer.distribute)
         check_out_dir(Path(out))
     if args.val_split is not None and not 0 < args.val_split <= 0.5:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer.data.atomic import atomic_path
+from fer.files import write_npz
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 #: The shipped FaceMesh model and its SHA-256 (checked on every load).
@@ -243,11 +243,6 @@ def cache_key(faces: np.ndarray, settings: dict) -> str:
     return h.hexdigest()
 
 
-def _save_npz_atomic(path: Path, **arrays) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as fh:  # np.savez on a name would append ".npz"
-        np.savez(fh, **arrays)
-
-
 def extract_landmarks(faces: np.ndarray, *, margin: float = DEFAULT_MARGIN, cache_dir: str | os.PathLike | None = None,
                       use_cache: bool = True, workers: int = 2, num_threads: int = 1, batch_size: int = 8,
                       chunk: int = 512, progress: bool = True, source_sha256: str | None = None,
@@ -313,7 +308,7 @@ def extract_landmarks(faces: np.ndarray, *, margin: float = DEFAULT_MARGIN, cach
             mesh.close()
     seconds = time.perf_counter() - t0
     if path is not None:
-        _save_npz_atomic(path, points=points, presence=presence, key=np.array(key), face_keys=_face_keys(faces),
+        write_npz(path, points=points, presence=presence, key=np.array(key), face_keys=_face_keys(faces),
                          settings=np.array(json.dumps(settings)), source_sha256=np.array(source_sha256 or ""),
                          seconds=np.array(seconds))
     return Landmarks(points, presence, {**settings, "seconds": seconds})

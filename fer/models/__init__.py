@@ -14,11 +14,11 @@ from fer.models.landmark import (
                                  build_landmark_transformer,
 )
 from fer.models.mobilenet import build_mobilenet_cbam
-from fer.models.registry import available, build, default_lr, default_shape
+from fer.models.registry import DEFAULT_LR, available, build, default_lr, default_shape, learning_rate
 from fer.models.resnet import build_resnet50, build_resnet50_cbam
 
 __all__ = [
-    "available", "build", "default_lr", "default_shape",
+    "DEFAULT_LR", "available", "build", "default_lr", "default_shape", "learning_rate",
     "build_fer_resnet",
     "build_baseline_cnn", "build_simple_cnn", "build_cnn_spatial_attention",
     "build_cbam_5cnn",

@@ -18,7 +18,7 @@ from keras import layers, regularizers
 
 from fer.models.blocks import input_stem, load_weights_file
 from fer.models.registry import register
-from fer.models.transfer import backbone_layers, check_trainable_layers, set_trainable_layers, split_weights
+from fer.models.transfer import check_trainable_layers, find_backbone, set_trainable_layers, split_weights
 
 
 def _efficientnet(application: Callable[..., keras.Model], name: str, input_shape, weights,
@@ -28,8 +28,8 @@ def _efficientnet(application: Callable[..., keras.Model], name: str, input_shap
     inputs, x = input_stem(input_shape, channels=3, scale=None)
     backbone = application(include_top=False, weights=app_weights, input_tensor=x,
                            input_shape=(input_shape[0], input_shape[1], 3))
-    set_trainable_layers(backbone_layers(inputs, x, backbone.output), trainable_layers)
     model = keras.Model(inputs, head(backbone.output), name=name)
+    set_trainable_layers(find_backbone(model), trainable_layers)
     load_weights_file(model, local_file)
     return model
 

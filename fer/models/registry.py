@@ -10,6 +10,8 @@ Builder = Callable[..., keras.Model]
 _BUILDERS: dict[str, Builder] = {}
 _DEFAULT_SHAPES: dict[str, tuple[int, int, int]] = {}
 _DEFAULT_LR: dict[str, float] = {}
+#: the learning rate of an architecture whose source states none (and of a name that is not registered)
+DEFAULT_LR = 1e-3
 
 
 def register(name: str, default_shape: tuple[int, int, int],
@@ -51,6 +53,17 @@ def default_lr(name: str) -> float | None:
     """The learning rate architecture ``name``'s source trained it with, or ``None`` when it states none."""
     _check(name)
     return _DEFAULT_LR.get(name)
+
+
+def learning_rate(name: str) -> float:
+    """The learning rate ``TrainConfig(lr=None)`` trains architecture ``name`` with: :func:`default_lr`, else
+    :data:`DEFAULT_LR`; an unknown name also gets :data:`DEFAULT_LR` (:func:`fer.train.check_config` rejects it).
+
+    Example:
+        >>> learning_rate("cbam_5cnn"), learning_rate("baseline_cnn")  # doctest: +SKIP
+        (0.0001, 0.001)
+    """
+    return (_DEFAULT_LR.get(name) if name in _BUILDERS else None) or DEFAULT_LR
 
 
 def build(name: str, input_shape: tuple[int, int, int] | None = None, num_classes: int = 7,

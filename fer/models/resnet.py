@@ -23,9 +23,9 @@ from fer.layers import CBAM, CaffePreprocess
 from fer.models.blocks import input_stem, load_weights_file
 from fer.models.registry import register
 from fer.models.transfer import (
-    backbone_layers,
     check_trainable_layers,
     copy_weights_by_name,
+    find_backbone,
     set_trainable_layers,
     split_weights,
 )
@@ -79,8 +79,8 @@ def build_resnet50(input_shape: tuple[int, int, int] = (224, 224, 3), num_classe
     inputs, x = _stem(input_shape, "resnet50")
     backbone = keras.applications.ResNet50(include_top=False, weights=app_weights, input_tensor=x,
                                            input_shape=(input_shape[0], input_shape[1], 3))
-    set_trainable_layers(backbone_layers(inputs, x, backbone.output), trainable_layers)
     model = keras.Model(inputs, _head(backbone.output, num_classes, dropout), name="resnet50")
+    set_trainable_layers(find_backbone(model), trainable_layers)
     load_weights_file(model, local_file)
     return model
 
@@ -153,8 +153,8 @@ def build_resnet50_cbam(input_shape: tuple[int, int, int] = (224, 224, 3), num_c
             x = _bottleneck(x, filters, stride if b == 1 else 1, b == 1, f"{stage}_block{b}")
         if stage in cbam_stages:
             x = CBAM(ratio, kernel_size, name=f"{stage}_cbam")(x)
-    set_trainable_layers(backbone_layers(inputs, stem, x, exclude=(CBAM,)), trainable_layers)
     model = keras.Model(inputs, _head(x, num_classes, dropout), name="resnet50_cbam")
+    set_trainable_layers(find_backbone(model), trainable_layers)  # the CBAM blocks stay trainable
     if app_weights == "imagenet":
         template = keras.applications.ResNet50(include_top=False, weights="imagenet",
                                                input_shape=(input_shape[0], input_shape[1], 3))

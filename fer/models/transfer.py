@@ -13,6 +13,13 @@ import os
 import keras
 from keras import layers
 
+from fer.layers import CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation
+
+#: input-side layers of the builders (see :func:`fer.models.blocks.input_stem`): never part of the backbone
+STEM_LAYERS = frozenset({"image", "gray_to_rgb", "rescale", "caffe_preprocess"})
+#: the attention blocks the project adds to a backbone: they start random, so they always train
+ATTENTION_LAYERS = (CBAM, ChannelAttention, SpatialAttention, SqueezeExcitation)
+
 
 def split_weights(weights: str | os.PathLike | None) -> tuple[str | None, str | os.PathLike | None]:
     """Split a builder's ``weights`` argument into (``keras.applications`` weights, local file).
@@ -30,8 +37,43 @@ def split_weights(weights: str | os.PathLike | None) -> tuple[str | None, str | 
     return None, weights
 
 
+def find_backbone(model: keras.Model) -> list[layers.Layer]:
+    """The pretrained backbone's layers of a built ``model``, in order: the one finder the builders (their
+    ``trainable_layers``) and training's fine-tuning phases (:class:`fer.train.Phase`) use.
+
+    A nested backbone model gives its layers; the project's flat graphs give every layer between the input stem
+    (:data:`STEM_LAYERS`) and the head's ``avg_pool``, except the attention blocks the project adds
+    (:data:`ATTENTION_LAYERS`).
+
+    Args:
+        model: a model from :func:`fer.models.build`.
+
+    Returns:
+        The backbone layers, input side first (``backbone[-N:]`` are the last ``N``).
+
+    Raises:
+        ValueError: ``model`` has neither a nested backbone nor an ``avg_pool`` head.
+
+    Example:
+        >>> from fer.models import build
+        >>> backbone = find_backbone(build("efficientnet_b0", (32, 32, 1)))  # doctest: +SKIP
+        >>> backbone[0].name, backbone[-1].name  # doctest: +SKIP
+        ('stem_conv_pad', 'top_activation')
+    """
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    if nested:
+        return list(nested[0].layers)
+    names = [layer.name for layer in model.layers]
+    if "avg_pool" not in names:
+        raise ValueError(f"phased fine-tuning needs a pretrained backbone followed by an 'avg_pool' head; "
+                         f"model {model.name!r} has none. Train it without phases.")
+    return [layer for layer in model.layers[:names.index("avg_pool")]
+            if layer.name not in STEM_LAYERS and not isinstance(layer, ATTENTION_LAYERS)]
+
+
 def backbone_layers(inputs, stem_output, backbone_output, exclude: tuple[type, ...] = ()) -> list[layers.Layer]:
-    """The layers between ``stem_output`` and ``backbone_output`` in topological order.
+    """The layers between ``stem_output`` and ``backbone_output`` in topological order (for a graph that is not a
+    model yet; a built model's backbone is :func:`find_backbone`'s).
 
     Args:
         inputs: the model's ``keras.Input``.

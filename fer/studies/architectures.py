@@ -52,6 +52,7 @@ from fer.data.atomic import write_json
 from fer.data.dataset import Dataset
 from fer.landmarks.data import FUSION_MODELS, LANDMARK_AUGMENT, LANDMARK_MODELS
 from fer.provenance import command_line
+from fer.run_folder import RunFolder
 from fer.studies import report
 from fer.studies.report import EVAL_SPLIT, RECORD, epoch_log
 from fer.train import TrainConfig
@@ -182,7 +183,7 @@ def _comparable(config: dict) -> dict:
 
 def config_mismatch(run_dir: Path, cfg: TrainConfig) -> dict:
     """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``)."""
-    stored = _comparable(json.loads((run_dir / "config.json").read_text()))
+    stored = _comparable(json.loads(RunFolder(run_dir).config.read_text()))
     expected = _comparable(cfg.to_dict())
     # fields added to TrainConfig after a run was trained are not in its config.json: not a difference
     return {k: (stored[k], v) for k, v in expected.items() if k in stored and stored[k] != v}
@@ -195,7 +196,7 @@ def run_state(run_dir: Path, cfg: TrainConfig) -> str:
         ValueError: the folder holds a run of a different configuration (the protocol changed); it names
             the fields and says how to start that entry over.
     """
-    if not (run_dir / "config.json").is_file():
+    if not RunFolder(run_dir).config.is_file():
         return "new"
     diff = config_mismatch(run_dir, cfg)
     if diff:
@@ -203,9 +204,9 @@ def run_state(run_dir: Path, cfg: TrainConfig) -> str:
                          f"rerun it with --rerun {run_dir.name} or pick another --out")
     if (run_dir / RECORD).is_file():
         return "finished"
-    if (run_dir / "model.keras").is_file() and (run_dir / f"metrics_{EVAL_SPLIT}.json").is_file():
+    if RunFolder(run_dir).model.is_file() and RunFolder(run_dir).metrics(EVAL_SPLIT).is_file():
         return "trained"
-    return "interrupted" if (run_dir / "backup").is_dir() else "new"
+    return "interrupted" if RunFolder(run_dir).backup.is_dir() else "new"
 
 
 def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: str, seconds: float = 2.0) -> dict:
@@ -216,17 +217,17 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
     from fer.cost import input_specs, measure_cost
     from fer.models import build
 
-    metrics = json.loads((run_dir / f"metrics_{EVAL_SPLIT}.json").read_text())
-    history = json.loads((run_dir / "history.json").read_text())
+    metrics = json.loads(RunFolder(run_dir).metrics(EVAL_SPLIT).read_text())
+    history = json.loads(RunFolder(run_dir).history_json.read_text())
     train_faces = int((ds.split == "train").sum())
     spent = budget(cfg, train_faces)
     epochs_run = len(epoch_log(run_dir))  # history.csv has every epoch, across interruptions
     if epochs_run != cfg.epochs:
         raise ValueError(f"{run_dir}: history has {epochs_run} epochs but the budget is {cfg.epochs}; "
                          f"rerun it with --rerun {e.name}")
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    model = keras.saving.load_model(RunFolder(run_dir).model, compile=False)
     shape, classes = cfg.resolved_shape(), ds.num_classes
-    cost = measure_cost(model, run_dir / "model.keras", seconds=seconds,
+    cost = measure_cost(model, RunFolder(run_dir).model, seconds=seconds,
                         build=lambda: build(cfg.model, shape, classes, **{k: v for k, v in cfg.model_options.items()
                                                                           if k not in ("weights", "embedding")}))
     weights = cfg.model_options.get("weights")
@@ -371,11 +372,11 @@ def remeasure_costs(out: str | os.PathLike, names: Iterable[str] | None = None, 
         if names is not None and run_dir.name not in set(names):
             continue
         rec = json.loads(record_file.read_text())
-        config = json.loads((run_dir / "config.json").read_text())
+        config = json.loads(RunFolder(run_dir).config.read_text())
         options = {k: v for k, v in config.get("model_options", {}).items() if k not in ("weights", "embedding")}
         shape, classes = tuple(config["input_shape"]), int(config.get("num_classes", 7))
-        model = keras.saving.load_model(run_dir / "model.keras", compile=False)
-        rec["cost"] = measure_cost(model, run_dir / "model.keras", seconds=seconds,
+        model = keras.saving.load_model(RunFolder(run_dir).model, compile=False)
+        rec["cost"] = measure_cost(model, RunFolder(run_dir).model, seconds=seconds,
                                    build=partial(build, config["model"], shape, classes, **options))
         rec["cost_remeasured"] = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                   "command": command_line()}

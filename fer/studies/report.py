@@ -16,6 +16,7 @@ import pandas as pd
 
 from fer.data.atomic import write_json, write_text
 from fer.provenance import command_line
+from fer.run_folder import RunFolder
 
 #: the evaluation split, FER2013 PublicTest
 EVAL_SPLIT = "val"
@@ -64,7 +65,7 @@ def per_class_f1(out: str | os.PathLike) -> dict[str, dict[str, float]]:
     """Entry name → {class: F1} from each finished run's ``metrics_val.json``."""
     result = {}
     for record_file in sorted(Path(out).glob(f"*/{RECORD}")):
-        metrics = json.loads((record_file.parent / f"metrics_{EVAL_SPLIT}.json").read_text())
+        metrics = json.loads(RunFolder(record_file.parent).metrics(EVAL_SPLIT).read_text())
         result[record_file.parent.name] = {c: row["f1"] for c, row in metrics["per_class"].items()}
     return result
 
@@ -73,7 +74,7 @@ def epoch_log(run_dir: Path) -> pd.DataFrame:
     """A run's per-epoch log (``history.csv``, appended epoch by epoch, so it survives interruptions).
 
     A stop between the log line and the checkpoint repeats an epoch after the resume: the last one counts."""
-    frame = pd.read_csv(run_dir / "history.csv")
+    frame = pd.read_csv(RunFolder(run_dir).history_csv)
     return frame.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
 
 
@@ -235,7 +236,7 @@ def committed_runs(names: Iterable[str], out: str | os.PathLike = DEFAULT_OUT) -
         run_dir = Path(out) / name
         if (run_dir / RECORD).is_file():
             runs[name] = {"record": json.loads((run_dir / RECORD).read_text()),
-                          "metrics": json.loads((run_dir / f"metrics_{EVAL_SPLIT}.json").read_text()),
+                          "metrics": json.loads(RunFolder(run_dir).metrics(EVAL_SPLIT).read_text()),
                           "history": epoch_log(run_dir)}
     return runs
 
