@@ -11,11 +11,11 @@ the nose tip 1) before it is written.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
-from fer.landmarks.facemesh import ASSETS, PRESENCE_THRESHOLD, _save_npz_atomic, extract_landmarks
+from fer.files import write_npz
+from fer.landmarks.facemesh import ASSETS, PRESENCE_THRESHOLD, extract_landmarks
 from fer.landmarks.geometry import normalize_landmarks
 
 OUT = ASSETS / "facemesh_reference.npz"
@@ -69,7 +69,7 @@ def write_reference(data: str, out: str | os.PathLike = OUT) -> dict[str, np.nda
     lm = extract_landmarks(ds.images)  # every face: the same cache entry the training data uses
     train = ds.split == "train"
     ref = build_reference(lm.points[train], lm.presence[train])
-    _save_npz_atomic(Path(out), **ref)
+    write_npz(out, **ref)
     return ref
 
 
