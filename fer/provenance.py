@@ -36,6 +36,9 @@ def command_line(argv: list[str] | None = None) -> str:
     module's spec recovers the module name so results record the command the README shows.
     """
     argv = list(sys.argv if argv is None else argv)
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and argv[:1] == ["-c"]:  # a pytest-xdist worker: its own argv is only execnet's "-c"
+        return f"pytest (xdist worker {worker})"
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     if spec is not None and spec.name:
         module = spec.name.removesuffix(".__main__")

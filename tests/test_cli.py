@@ -168,10 +168,10 @@ def test_ctrl_c_ends_with_one_line_saying_how_to_resume(tmp_path):
                              "--out", str(out)],
                             cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.time() + 240
+        deadline = time.time() + 600  # generous: the suite may share the CPU with other workers
         while not (out / "backup").is_dir() and time.time() < deadline and proc.poll() is None:
             time.sleep(0.5)
-        assert (out / "backup").is_dir(), "no checkpoint within 240 s"
+        assert (out / "backup").is_dir(), "no checkpoint within 600 s"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
     finally:

@@ -8,7 +8,9 @@ Measures, on this machine's CPU:
 * ``keras_batch1_ms_per_face`` / ``tflite_batch1_ms_per_face``: latency of one face (median);
 * ``detect_640x480_ms``: face detection (the default YuNet) on a 640x480 frame with one face;
 * ``haar_detect_640x480_ms``: the same with the Haar fallback (where OpenCV ships the cascades);
-* ``pipeline_640x480_fps`` / ``pipeline_640x480_tflite_fps``: detect + align + classify + draw on that frame.
+* ``pipeline_640x480_fps`` / ``pipeline_640x480_tflite_fps``: detect + align + classify + draw on that frame;
+  ``keras_frozen_batch1_ms_per_face`` / ``pipeline_640x480_frozen_fps``: the same with the frozen graph the
+  webcam uses (:func:`fer.inference.runtimes.frozen_predict`).
 
 Detection uses the live-video settings of ``python -m fer webcam``
 (:data:`fer.inference.detection.LIVE_SETTINGS`).
@@ -101,6 +103,10 @@ def benchmark(keras_clf: Classifier, tflite_clf: Classifier | None = None, *, se
         haar = make_detector("haar", live=True)
         out["haar_detect_640x480_ms"] = round(1000 * time_call(lambda: haar(frame), seconds), 3)
     out["pipeline_640x480_fps"] = round(1 / time_call(pipeline(keras_clf), seconds), 2)
+    if keras_clf.model is not None:  # the webcam's classifier: the same graph with its weights frozen in
+        frozen = Classifier.from_keras(keras_clf.model, keras_clf.classes, freeze=True)
+        out["keras_frozen_batch1_ms_per_face"] = round(1000 * time_call(lambda: frozen.predict(one), seconds), 3)
+        out["pipeline_640x480_frozen_fps"] = round(1 / time_call(pipeline(frozen), seconds), 2)
     if tflite_clf is not None:
         t = time_call(lambda: tflite_clf.predict(faces, batch_size=batch), seconds)
         out["tflite_batch256_faces_per_s"] = round(batch / t, 1)
