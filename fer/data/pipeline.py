@@ -1,4 +1,8 @@
-"""Batches for training: a ``keras.utils.PyDataset`` with face-safe augmentation, mixup and class weights."""
+"""Batches for training: a ``keras.utils.PyDataset`` with face-safe augmentation, mixup and class weights.
+
+One job in one place, a little over 400 lines: the augmentation settings, their OpenCV implementation and the
+sequence that applies them are read together (what a batch holds is decided here and nowhere else).
+"""
 
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ Reference data copied unchanged (only this docstring is added) from the ``mediap
 ``mediapipe/python/solutions/face_mesh_connections.py``; Copyright 2021 The MediaPipe Authors, Apache-2.0
 (full text: ``fer/assets/mediapipe.LICENSE``; attribution: ``fer/assets/ATTRIBUTION.md``). Each set holds
 ``(i, j)`` index pairs into the 468 FaceMesh points (the irises use 468..477 of the 478-point model).
+It is over 400 lines because it is a data table (2,556 edges of the tesselation) kept as MediaPipe wrote it.
 """
 
 FACEMESH_LIPS = frozenset([(61, 146), (146, 91), (91, 181), (181, 84), (84, 17),

@@ -19,6 +19,9 @@ and every error is JSON
 :class:`ServeConfig`); its predictions are serialised by a lock (a TFLite interpreter is not thread-safe)
 while decoding and face detection run in parallel on a small thread pool, each thread with its own
 detectors, created once and reused by every request.
+
+The app is one module (a little over 400 lines) so that its safety rules (limits, concurrency, origins,
+error shapes) can be read and reviewed in one place; decoding lives in :mod:`fer.serve.images`.
 """
 
 from __future__ import annotations
