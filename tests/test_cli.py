@@ -166,7 +166,10 @@ def test_ctrl_c_ends_with_one_line_saying_how_to_resume(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "fer", "train", "--model", "baseline_cnn", "--data", "synthetic:30",
                              "--input-size", "48", "--epochs", "200", "--batch-size", "8", "--quiet",
                              "--out", str(out)],
-                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            # a pytest-xdist worker ignores SIGINT and a child would inherit that: give it
+                            # a terminal's default, where Ctrl-C raises KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.time() + 600  # generous: the suite may share the CPU with other workers
         while not (out / "backup").is_dir() and time.time() < deadline and proc.poll() is None:
