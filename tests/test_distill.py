@@ -71,3 +71,41 @@ def test_a_student_trains_from_a_teacher_file_and_records_its_hash(teacher, tmp_
 
     assert config["distill_from_sha256"] == [file_sha256(path)] and config["distill_alpha"] == 0.8
     assert np.isfinite(run.history["loss"]).all()
+
+
+def test_cached_teacher_answers_once_per_face_and_its_mirror(teacher, tmp_path, monkeypatch):
+    import fer.distill
+
+    model, path = teacher
+    faces = make_synthetic(n_per_class=3, seed=1).images
+    cache = tmp_path / "teacher.npz"
+    p = fer.distill.cached_teacher_predictions(str(path), faces, cache)
+    x = fit_to_model(faces, (32, 32, 3))
+    expected = (model.predict(x, verbose=0) + model.predict(x[:, :, ::-1], verbose=0)) / 2
+    assert p.shape == (len(faces), 7) and np.allclose(p, expected, atol=1e-5)
+
+    calls = []
+    monkeypatch.setattr(fer.distill, "teacher_predictions", lambda *a, **k: calls.append(1) or expected)
+    assert np.array_equal(fer.distill.cached_teacher_predictions(str(path), faces, cache), p) and not calls
+    fer.distill.cached_teacher_predictions(str(path), faces[:-1], cache)  # other faces: asked again
+    assert calls == [1]
+
+
+def test_a_cached_student_trains_on_the_teachers_answers_blended_into_its_targets(teacher, tmp_path):
+    from fer.training.config import check_config
+    from fer.training.run import plan_run
+    from fer.training.stages import prepare_run
+
+    _, path = teacher
+    ds = make_synthetic(n_per_class=5, seed=0)
+    cfg = TrainConfig(model="baseline_cnn", epochs=1, batch_size=16, early_stopping=0, distill_from=str(path),
+                      distill_alpha=1.0, distill_temperature=1.0, distill_cache=True, label_smoothing=0.0)
+    check_config(cfg)
+    t = prepare_run(plan_run(ds, cfg, tmp_path / "plan"), tmp_path / "plan")
+    with np.load(tmp_path / "plan" / "teacher.npz") as stored:
+        answers = stored["probabilities"]
+    assert answers.shape == (len(ds.subset("train")), 7)
+    assert np.allclose(t.train_seq.y, answers, atol=1e-6)  # alpha 1, T 1: the targets are the teacher's answers
+    with pytest.raises(Exception, match="mixup"):
+        train(ds, TrainConfig(model="baseline_cnn", epochs=1, distill_from=str(path), distill_cache=True,
+                              mixup_alpha=0.2), tmp_path / "mixed", verbose=0)

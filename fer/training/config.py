@@ -105,6 +105,9 @@ class TrainConfig:
         distill_from: knowledge distillation (:mod:`fer.distill`): a teacher ``.keras`` file, or a list of
             them averaged as an ensemble; the targets blend the labels with the teacher's predictions on the
             same augmented batch, softened by ``distill_temperature``, with weight ``distill_alpha``.
+        distill_cache: ask the teacher once, before training, about each un-augmented training face (and its
+            mirror image) instead of about every augmented batch: the student trains at its own speed; the
+            answers are kept in the run folder (``teacher.npz``) for a resumed run (:mod:`fer.distill`).
         backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
             every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
             epoch it was in from the checkpoint's weights.
@@ -148,6 +151,7 @@ class TrainConfig:
     distill_from: str | list[str] | None = None
     distill_alpha: float = 0.5
     distill_temperature: float = 2.0
+    distill_cache: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -218,6 +222,9 @@ def check_config(cfg: TrainConfig) -> None:
         if missing:
             raise UsageError(f"--distill-from {missing[0]}: no such teacher model; give a .keras file "
                              "(repeat the flag for an ensemble teacher)")
+        if cfg.distill_cache and cfg.mixup_alpha > 0:
+            raise UsageError("distill_cache (--distill-cache) keeps one teacher answer per face, but mixup blends "
+                             "two faces: use the on-the-fly teacher (no --distill-cache) with mixup")
         if not 0.0 <= cfg.distill_alpha <= 1.0 or cfg.distill_temperature <= 0:
             raise UsageError(f"distill_alpha={cfg.distill_alpha} must be in [0, 1] and distill_temperature="
                              f"{cfg.distill_temperature} positive (--distill-alpha, --distill-temperature)")

@@ -93,7 +93,12 @@ def prepare_run(plan: RunPlan, folder, workers: int = 1) -> Training:
         from fer.training.losses import ArcFaceBatches
 
         fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
-    if cfg.distill_from:
+    if cfg.distill_from and cfg.distill_cache:  # the teacher's answers, once, blended into the targets
+        from fer.distill import cached_teacher_predictions, distill_targets
+
+        teacher = cached_teacher_predictions(cfg.distill_from, train_seq.images, run.teacher_predictions)
+        train_seq.y = distill_targets(train_seq.y, teacher, cfg.distill_alpha, cfg.distill_temperature)
+    elif cfg.distill_from:
         from fer.distill import DistillBatches, load_teacher
 
         fit_train = DistillBatches(fit_train, load_teacher(cfg.distill_from), cfg.distill_alpha,
