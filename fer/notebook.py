@@ -46,9 +46,7 @@ def setup(seed: int = 0, *, verbose: bool = True) -> dict:
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "ipykernel" in sys.modules:  # inside Jupyter: figures inline, whatever the default backend
-        import matplotlib
-
-        matplotlib.use("module://matplotlib_inline.backend_inline")
+        _inline_figures()
     import keras
 
     import fer  # noqa: F401  (registers the custom layers and losses)
@@ -122,3 +120,13 @@ def show_study_runs(names: list[str], study: str, quick_metrics: dict | None = N
         plot_history(committed["history"], title=f"{name}: the study's full run")
         plot_confusion_matrix(committed["metrics"], title=f"{name} · PublicTest (study)")
     return full
+
+
+def _inline_figures() -> None:
+    """Draw figures under the cell that made them, as ``%matplotlib inline`` does: the backend alone is not
+    enough (a kernel started with ``MPLBACKEND=Agg`` lacks the hook that shows each cell's figures)."""
+    from IPython import get_ipython
+
+    shell = get_ipython()
+    if shell is not None:
+        shell.run_line_magic("matplotlib", "inline")

@@ -106,7 +106,9 @@ def plot_accuracy_against(table, x: str, xlabel: str | None = None, log: bool = 
         ax.set_xscale("log")
         plain = FuncFormatter(lambda v, _: f"{v:g}")  # 3, 10, 4e+06 instead of 3x10^0
         ax.xaxis.set_major_formatter(plain)
-        ax.xaxis.set_minor_formatter(plain if np.ptp(np.log10(cost)) < 1 else NullFormatter())
+        few = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:e}"[0] in "25" else "")  # 2, 5, 20, 50: no crowding
+        span = np.ptp(np.log10(cost)) if len(cost) else 0.0
+        ax.xaxis.set_minor_formatter(plain if span < 0.5 else few if span < 1.5 else NullFormatter())
     ax.margins(x=0.2, y=0.15)
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel("accuracy")
