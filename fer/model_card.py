@@ -176,8 +176,10 @@ def _distillation_lines(config: dict) -> list[str]:
 
 def _peer_lines(bench: Path, report: dict, model_file: Path) -> list[str]:
     """The card's speed section from ``python -m fer bench peer``: this model and the peer in one run."""
+    from fer.benchmarks.peer import model_label
+
     rows = report["models"]
-    mine = rows.get(model_file.stem)
+    mine = rows.get(model_label(model_file))
     lines = ["## Speed and the peer model", "",
              f"From `{bench}` ({report.get('date', '')}, `{report.get('command', '')}`): this model beside the "
              f"mini-Xception of the PyPI `{report['peer']['package']}` package, timed in the same run (medians of "
@@ -185,13 +187,13 @@ def _peer_lines(bench: Path, report: dict, model_file: Path) -> list[str]:
              "| model | parameters | MFLOP/face | file MB | latency batch 1 (ms) | faces/s batch 256 | accuracy | "
              "macro-F1 |", "|---|---|---|---|---|---|---|---|"]
     for name, m in rows.items():
-        if name not in ("peer_mini_xception", model_file.stem):
+        if name not in ("peer_mini_xception", model_label(model_file)):
             continue
         acc = _pct(m["accuracy"]) if "accuracy" in m else "—"
         f1 = _pct(m["macro_f1"]) if "macro_f1" in m else "—"
         lines.append(f"| {name} | {m['parameters']:,} | {m['mflops_per_face']} | {m['file_mb']} | "
                      f"{m['latency_batch1_ms']} | {m['throughput_batch256']} | {acc} | {f1} |")
-    verdict = report.get("verdicts", {}).get(model_file.stem)
+    verdict = report.get("verdicts", {}).get(model_label(model_file))
     if mine and verdict:
         diff = verdict.get("accuracy_minus_peer")
         if diff:

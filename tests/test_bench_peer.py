@@ -71,6 +71,12 @@ def test_a_dataset_without_publictest_is_timed_but_not_scored(fake_peer, tmp_pat
     assert "accuracy_minus_peer" not in report["verdicts"]["student"]
 
 
+def test_a_runs_model_is_named_after_its_folder():
+    assert peer.model_label("results/fer2013_small/model.keras") == "fer2013_small"
+    assert peer.model_label("models/fer2013_small.keras") == "fer2013_small"
+    assert peer.model_label("model.keras") == "model"
+
+
 def test_a_missing_peer_file_names_the_flag_and_the_package(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"--peer-model .*fer==25\.10\.3"):
         peer.peer_model(tmp_path / "nope.hdf5")

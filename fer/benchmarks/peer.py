@@ -83,6 +83,13 @@ def load_peer(path: str | os.PathLike) -> keras.Model:
     return keras.Model(inputs, inner(x), name="peer_mini_xception")
 
 
+def model_label(path: str | os.PathLike) -> str:
+    """A model's name in the report: the file's stem, or its run folder's name for a run's ``model.keras``
+    (``results/fer2013_small/model.keras`` and ``models/fer2013_small.keras`` are both ``fer2013_small``)."""
+    path = Path(path)
+    return path.parent.name if path.stem in ("model", "final", "best") and path.parent.name else path.stem
+
+
 def paired_accuracy_difference(correct_a: np.ndarray, correct_b: np.ndarray, n_boot: int = 2000,
                                seed: int = 0) -> dict:
     """Accuracy of ``a`` minus accuracy of ``b`` on the same faces, with a 95% paired bootstrap interval (points).
@@ -132,8 +139,11 @@ def run(data: str, models: Sequence[str], *, peer: str | os.PathLike | None = No
     nets = {"peer_mini_xception": load_peer(peer_path)}
     files = {"peer_mini_xception": peer_path}
     for path in models:
-        nets[Path(path).stem] = load_keras_model(path)
-        files[Path(path).stem] = Path(path)
+        nets[model_label(path)] = load_keras_model(path)
+        files[model_label(path)] = Path(path)
+    if len(nets) != len(models) + 1:
+        raise ValueError(f"--model files must have different names (a run folder's model.keras is named after its "
+                         f"folder): {list(models)}")
     ds = load_fer2013_csv(data)
     report: dict = {
         "command": command or command_line(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
