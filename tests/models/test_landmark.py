@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 
 import fer.models
 from fer.landmarks.graph import dense_adjacency, isolated_nodes
 from fer.landmarks.layers import ClassToken, GraphConv, LandmarkTokenizer
+from tests.reload import reload_in_fresh_process
 
 LANDMARK_NAMES = ("landmark_mlp", "landmark_transformer", "landmark_gnn")
 BUILDERS = {"landmark_mlp": fer.models.build_landmark_mlp,
@@ -103,49 +99,23 @@ def test_transformer_classifies_the_cls_token_and_points_have_identity():
     assert model.get_layer("cls_output").output.shape[1] == 1
 
 
-RELOAD = r"""
-import json, sys
-import numpy as np
-import keras
-import fer  # registers the landmark layers; fer.models is not imported
-manifest = json.load(open(sys.argv[1]))
-data = np.load(manifest["inputs"])
-report = {}
-for case, path in manifest["models"].items():
-    model = keras.saving.load_model(path)
-    x = {"image": data["images"], "landmarks": data["landmarks"]} if len(model.inputs) == 2 else data["landmarks"]
-    out = np.asarray(model(x, training=False))
-    report[case] = {"max_diff": float(np.max(np.abs(out - data[case]))), "weights": len(model.weights),
-                    "fer_models": any(m.startswith("fer.models") for m in sys.modules)}
-print("REPORT" + json.dumps(report))
-"""
-
-
 def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(tmp_path):
     cases = {"landmark_mlp": {}, "landmark_transformer": {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 32},
              "landmark_gnn": {}, "landmark_gnn_anatomical": {"graph": "anatomical"}, "fer_landmark_fusion": {}}
     landmarks = _landmarks(2, seed=5)
     images = np.random.default_rng(5).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
-    expected, paths, weights = {}, {}, {}
+    models, inputs, weights = {}, {}, {}
     for case, options in cases.items():
         name = "landmark_gnn" if case.startswith("landmark_gnn") else case
-        model = fer.models.build(name, **options)
-        x = {"image": images, "landmarks": landmarks} if name == "fer_landmark_fusion" else landmarks
-        expected[case] = np.asarray(model(x, training=False))
-        weights[case] = len(model.weights)
-        paths[case] = str(tmp_path / f"{case}.keras")
-        model.save(paths[case])
-    np.savez(tmp_path / "inputs.npz", landmarks=landmarks, images=images, **expected)
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"inputs": str(tmp_path / "inputs.npz"), "models": paths}))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(manifest)], capture_output=True, text=True, env=env,
-                          timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.split("REPORT", 1)[1])
+        models[case] = fer.models.build(name, **options)
+        inputs[case] = {"image": images, "landmarks": landmarks} if name == "fer_landmark_fusion" else landmarks
+        weights[case] = len(models[case].weights)
+    report = reload_in_fresh_process(models, inputs, tmp_path)
     assert set(report) == set(cases)
     for case, got in report.items():
         assert got["max_diff"] < 1e-5, (case, got["max_diff"])
-        assert got["weights"] == weights[case] and not got["fer_models"], case
+        assert got["weights"] == weights[case] and not any(m.startswith("fer.models") for m in got["fer_modules"]), case
     # the two GNNs differ only by the graph kept in GraphConv's config, and it survives the round trip
-    assert not np.allclose(expected["landmark_gnn"], expected["landmark_gnn_anatomical"])
+    gnn = {case: np.asarray(models[case](landmarks, training=False))
+           for case in ("landmark_gnn", "landmark_gnn_anatomical")}
+    assert not np.allclose(gnn["landmark_gnn"], gnn["landmark_gnn_anatomical"])

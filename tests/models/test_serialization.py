@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 
 import fer.models
+from tests.reload import reload_in_fresh_process
 
 NAMES = {
     "fer_resnet", "baseline_cnn", "simple_cnn", "cnn_spatial_attention", "cbam_5cnn", "efficientnet_b3",
@@ -22,25 +18,6 @@ NAMES = {
 CASES = {name: (name, {}) for name in sorted(NAMES)}
 CASES["efficientnet_b0_frozen"] = ("efficientnet_b0", {"trainable_layers": 10})
 CASES["mobilenet_cbam_embedding"] = ("mobilenet_cbam", {"embedding": True})
-
-RELOAD = r"""
-import json, sys
-import numpy as np
-import keras
-import fer.layers  # importing fer registers the "fer>" objects; fer.models is not imported here
-manifest = json.load(open(sys.argv[1]))
-data = np.load(manifest["inputs"])
-report = {}
-for case, path in manifest["models"].items():
-    model = keras.saving.load_model(path)
-    out = np.asarray(model(data["images"], training=False))
-    report[case] = {"max_diff": float(np.max(np.abs(out - data[case]))),
-                    "trainable": len(model.trainable_weights), "weights": len(model.weights),
-                    "output": model.layers[-1].name,
-                    "fer_modules": sorted(m for m in sys.modules if m.startswith("fer."))}
-print("REPORT" + json.dumps(report))
-"""
-
 
 # landmark and fusion models take landmarks, not 48x48 images: tests/models/test_landmark.py saves and reloads them
 LANDMARK_NAMES = {"landmark_mlp", "landmark_transformer", "landmark_gnn", "fer_landmark_fusion"}
@@ -56,23 +33,11 @@ def test_all_architectures_are_registered():
 
 def test_fresh_process_reload_gives_same_outputs(tmp_path):
     images = np.random.default_rng(0).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
-    expected, paths, facts = {}, {}, {}
+    models, facts = {}, {}
     for case, (name, options) in CASES.items():
-        model = fer.models.build(name, input_shape=(48, 48, 1), **options)
-        expected[case] = np.asarray(model(images, training=False))
-        facts[case] = (len(model.trainable_weights), len(model.weights), model.layers[-1].name)
-        paths[case] = str(tmp_path / f"{case}.keras")
-        model.save(paths[case])
-        del model
-    np.savez(tmp_path / "inputs.npz", images=images, **expected)
-    manifest = tmp_path / "manifest.json"
-    manifest.write_text(json.dumps({"inputs": str(tmp_path / "inputs.npz"), "models": paths}))
-
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "KERAS_BACKEND": "tensorflow"}
-    done = subprocess.run([sys.executable, "-c", RELOAD, str(manifest)], capture_output=True, text=True,
-                          env=env, timeout=600)
-    assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.split("REPORT", 1)[1])
+        models[case] = fer.models.build(name, input_shape=(48, 48, 1), **options)
+        facts[case] = (len(models[case].trainable_weights), len(models[case].weights), models[case].layers[-1].name)
+    report = reload_in_fresh_process(models, dict.fromkeys(CASES, images), tmp_path)
     assert set(report) == set(CASES)
     for case, got in report.items():
         assert got["max_diff"] < 1e-5, (case, got["max_diff"])
