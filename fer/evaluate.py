@@ -23,11 +23,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 
@@ -226,17 +224,10 @@ def _stored_classes(model: keras.Model) -> tuple[str, ...] | None:
 
 
 def _versions() -> dict[str, str]:
-    import sklearn
+    from fer.environment import versions
 
-    import fer
-
-    out = {"python": platform.python_version(), "fer": fer.__version__, "keras": keras.__version__,
-           "numpy": np.__version__, "scikit-learn": sklearn.__version__, "opencv": cv2.__version__}
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        out["tensorflow"] = tf.__version__
-    return out
+    backend = ("tensorflow",) if keras.backend.backend() == "tensorflow" else ()
+    return versions("python", "fer", "keras", "numpy", "scikit-learn", "opencv", *backend)
 
 
 def _finite(obj):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import keras
-import numpy as np
 
 from fer import distribute
 from fer.data.dataset import Dataset
@@ -143,14 +141,12 @@ def environment() -> dict:
     """Versions and devices, written as a run's ``env.json``."""
     import tensorflow as tf
 
+    from fer.environment import machine, versions
+
     return {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "numpy": np.__version__,
+        **versions("python"),
+        **machine(),
+        **versions("tensorflow", "keras", "numpy"),
         "devices": [d.name for d in tf.config.list_logical_devices()],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "mixed_precision_policy": keras.mixed_precision.global_policy().name,
