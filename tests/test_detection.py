@@ -1,4 +1,5 @@
-"""Faces in the wild: YuNet (default) and Haar detectors, alignment, framing constants, tracking in video, bad input."""
+"""Faces in the wild: YuNet (default; one pass and photo mode) and Haar detectors, alignment, framing constants,
+tracking in video, bad input."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from keras import layers
 
 import fer.inference.detection as detection
+from fer.benchmarks.detect import FRAME, paste
 from fer.class_names import attach_class_names
 from fer.cli.predict import add_predict_parser, add_webcam_parser
 from fer.inference import (
@@ -30,6 +32,8 @@ from fer.inference import (
     make_detector,
 )
 from fer.inference.alignment import eye_geometry
+from fer.inference.detection import PHOTO_SETTINGS, merge_faces
+from fer.inference.pipeline import resolve_detector
 from fer.inference.video import plot_tracks, track_and_smooth
 
 NAMES = ("calm", "glad", "mad")
@@ -39,6 +43,26 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def demo_bgr():
     return cv2.imread(str(DEMO_IMAGE))
+
+
+@pytest.fixture(scope="module")
+def demo_face():
+    """The demo photo's face framed like FER2013 (as tests/test_bench_detect.py frames it), 96 x 96 gray."""
+    image = cv2.imread(str(DEMO_IMAGE), cv2.IMREAD_GRAYSCALE)
+    return cv2.resize(image[106:330, 157:381], (96, 96), interpolation=cv2.INTER_AREA)
+
+
+@pytest.fixture(scope="module")
+def photo_detector():
+    return make_detector("yunet", photo=True)
+
+
+def _scene(face, *placed: tuple[tuple[float, float], float, float]) -> np.ndarray:
+    """A flat 640x480 scene with ``face`` pasted at each ``(centre, side, angle)``."""
+    scene = np.full((*FRAME, 3), 120, np.uint8)
+    for centre, side, angle in placed:
+        paste(scene, face, centre, side, angle)
+    return scene
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +161,114 @@ def test_make_detector_names_and_settings():
         make_detector("dlib")
     with pytest.raises(ValueError, match="max_side"):
         make_detector("yunet", max_side=10)
+
+
+# --------------------------------------------------------------------------- YuNet photo mode
+
+
+def test_photo_mode_finds_a_face_rotated_25_degrees_that_one_pass_misses(demo_face, photo_detector):
+    scene = _scene(demo_face, ((300, 260), 80, 25))
+    assert make_detector("yunet").detect(scene) == []  # the fast mode misses it
+    face, = photo_detector.detect(scene)
+    x, y, w, h = face.box
+    assert abs(x + w / 2 - 300) < 8 and abs(y + h / 2 - 260) < 8 and 0.6 * 80 < w < 1.0 * 80
+    # the rotated passes matter: at 35 degrees the same pyramid upright only finds nothing, with them one face
+    tilted = _scene(demo_face, ((320, 240), 160, 35))
+    upright_only = detection.YuNetDetector(**{**PHOTO_SETTINGS["yunet"], "rotations": (0.0,)})
+    assert upright_only.detect(tilted) == [] and len(photo_detector.detect(tilted)) == 1
+
+
+@pytest.mark.parametrize("side", [80, 160])
+@pytest.mark.parametrize("angle", [25, -25])
+def test_photo_mode_maps_boxes_and_landmarks_back_onto_the_rotated_face(demo_face, photo_detector, side, angle):
+    centre = (300, 260)
+    upright, = photo_detector.detect(_scene(demo_face, (centre, side, 0)))
+    face, = photo_detector.detect(_scene(demo_face, (centre, side, angle)))
+    # where the upright face's landmarks go when the face is rotated by `angle` about its centre
+    matrix = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    expected = upright.landmarks @ matrix[:, :2].T + matrix[:, 2]
+    _, d, _ = eye_geometry(upright.landmarks)
+    error = np.hypot(*(face.landmarks - expected).T) / d
+    assert error.max() < 0.25 and error.mean() < 0.15, error  # unmapped (or mapped the wrong way): ~0.4-0.9 d
+    _, _, eye_angle = eye_geometry(face.landmarks)
+    assert abs(math.degrees(eye_angle) + angle) < 7  # the eye line follows the face (image y points down)
+    # the box: the upright box's size around the mapped centre, so the landmarks sit inside it
+    (ux, uy, uw, uh), (x, y, w, h) = upright.box, face.box
+    ucx, ucy = matrix @ (ux + uw / 2, uy + uh / 2, 1.0)
+    assert abs(x + w / 2 - ucx) < 0.1 * side and abs(y + h / 2 - ucy) < 0.1 * side
+    assert abs(w / uw - 1) < 0.15 and abs(h / uh - 1) < 0.15
+    assert all(x <= px <= x + w and y <= py <= y + h for px, py in face.landmarks[:3])  # eyes and nose
+
+
+def test_photo_mode_keeps_one_box_per_face(demo_face, photo_detector):
+    placed = (((150, 150), 120, 0), ((470, 300), 110, -25))
+    scene = _scene(demo_face, *placed)
+    passes = [detection.YuNetDetector(**{**PHOTO_SETTINGS["yunet"], "rotations": (a,)}).detect(scene)
+              for a in PHOTO_SETTINGS["yunet"]["rotations"]]
+    assert sum(len(p) for p in passes) > 2  # the passes find the faces more than once ...
+    faces = photo_detector.detect(scene)
+    assert len(faces) == 2  # ... merged: one box per face
+    for (cx, cy), side, _ in placed:
+        near = [f for f in faces if abs(f.box[0] + f.box[2] / 2 - cx) < side / 4 and
+                abs(f.box[1] + f.box[3] / 2 - cy) < side / 4]
+        assert len(near) == 1
+
+
+def test_merge_faces_keeps_the_best_score_of_overlapping_boxes():
+    marks = np.zeros((5, 2), np.float32)
+    a, b = Face((0, 0, 100, 100), marks, 0.7), Face((5, 5, 100, 100), marks + 1, 0.9)
+    c = Face((300, 0, 100, 100), marks, 0.65)
+    assert merge_faces([a, c, b], 0.3) == [b, c]
+    assert merge_faces([a, b], 0.95) == [b, a]  # IoU 0.82: both kept above it
+
+
+def test_photo_mode_pyramid_levels_and_large_faces(demo_bgr, photo_detector):
+    assert photo_detector.scales((480, 640, 3)) == [3.0, 0.75, 0.1875]  # 16 px faces -> 48 px, then 4x smaller
+    assert photo_detector.scales((4000, 6000))[0] == pytest.approx(1920 / 6000)  # never beyond max_side
+    assert make_detector("yunet").scales((480, 640)) == [1.0] and make_detector("yunet").scales((1280, 960)) == [0.5]
+    # the demo face (213 px) would be 640 px at 3x, where YuNet's eyes drift and a false face appears:
+    # the pyramid takes it from the 0.75x level; one face, landmarks where the one-pass detector puts them
+    fast, = make_detector("yunet").detect(demo_bgr)
+    face, = photo_detector.detect(demo_bgr)
+    _, d, _ = eye_geometry(fast.landmarks)
+    assert np.hypot(*(face.landmarks - fast.landmarks).T).max() < 0.15 * d
+    assert face.landmarks.dtype == np.float32 and face.landmarks.shape == (5, 2)
+
+
+def test_photo_mode_bad_arguments_are_one_line_errors():
+    for rotations, what in [((), "rotations"), ((0, 0), "distinct"), ((0, 90), "-60..60"), (("up",), "angles"),
+                            ((0, float("nan")), "-60..60"), (5, "sequence")]:
+        with pytest.raises(ValueError, match=what) as info:
+            detection.YuNetDetector(rotations=rotations)
+        assert "\n" not in str(info.value) and "rotations" in str(info.value)
+    with pytest.raises(ValueError, match="nms_threshold must be in"):
+        detection.YuNetDetector(nms_threshold=1.5)
+    with pytest.raises(ValueError, match="min_face must be at least 1"):
+        detection.YuNetDetector(min_face=0, pyramid=True)
+    with pytest.raises(ValueError, match="live=True or photo=True, not both"):
+        make_detector("yunet", live=True, photo=True)
+
+
+def test_single_images_get_photo_mode_and_live_paths_the_fast_one(model_path, tmp_path, capsys):
+    assert resolve_detector(None).photo and resolve_detector("yunet").photo
+    assert not resolve_detector(None, photo=False).photo and not make_detector("yunet", live=True).photo
+    assert make_detector("yunet", photo=True).rotations == (-25.0, 0.0, 25.0)
+    if haar_available():
+        assert make_detector("haar", photo=True).max_side == 400  # Haar's photo settings are its defaults
+    from fer.cli.predict import _detector_from
+
+    parser = argparse.ArgumentParser(prog="fer")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_predict_parser(sub)
+    add_webcam_parser(sub)
+    webcam = parser.parse_args(["webcam"])
+    assert not _detector_from(webcam, live=True).photo and _detector_from(webcam, live=True).max_side == 320
+    for extra, photo in (([], True), (["--fast-detect"], False)):
+        code, _, err = _cli(["predict", "--model", model_path, "--out", tmp_path / str(photo), *extra], capsys)
+        assert code == 0, err
+        assert json.loads((tmp_path / str(photo) / "predictions.json").read_text())["photo_mode"] is photo
+    code, _, err = _cli(["predict", "--model", model_path, "--min-face", "0", "--out", tmp_path / "x"], capsys)
+    assert code == 1 and "--min-face must be at least 1" in err and len(err.strip().splitlines()) == 1
 
 
 # --------------------------------------------------------------------------- Haar

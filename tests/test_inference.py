@@ -19,7 +19,6 @@ from fer.inference import (
     DEMO_IMAGE,
     Classifier,
     FaceResult,
-    YuNetDetector,
     aligned_crop,
     crop_face,
     detect_and_predict,
@@ -240,8 +239,8 @@ def test_detect_and_predict_finds_the_face_in_the_demo_photo(demo_bgr, gray_clf)
     # The face of the portrait is centred near (265, 215) and about 220 pixels wide.
     assert abs(x + w / 2 - 265) < 40 and abs(y + h / 2 - 215) < 40 and 150 < w < 300
     assert probs.shape == (3,) and abs(float(probs.sum()) - 1) < 1e-5 and label == NAMES[int(probs.argmax())]
-    # The default (YuNet) crop is the face with its eyes levelled, framed like FER2013.
-    face = YuNetDetector().detect(demo_bgr)[0]
+    # The default (YuNet in photo mode, single images) crop is the face with its eyes levelled, framed like FER2013.
+    face = make_detector("yunet", photo=True).detect(demo_bgr)[0]
     assert face.box == (x, y, w, h)
     np.testing.assert_allclose(probs, gray_clf.predict([aligned_crop(demo_bgr, face)])[0], atol=1e-6)
     # RGB and gray versions of the photo find the same face.

@@ -1,4 +1,5 @@
-"""Face-detection benchmark, Haar vs YuNet, on composite scenes with known boxes (writes ``results/bench_detect.json``).
+"""Face-detection benchmark, Haar vs YuNet (one pass and photo mode), on composite scenes with known boxes
+(writes ``results/bench_detect.json``).
 
 ::
 
@@ -9,9 +10,11 @@ Each 640x480 scene holds 1-4 FER2013 (Training) or CK+ faces pasted at 24-200 px
 lighting (gain, gamma, an illumination ramp). The true box of a face is the axis-aligned square of
 0.8 x its pasted side around its centre (the face inside a FER2013-style crop, about where both
 detectors put their boxes on upright faces). A detection matches a true box at IoU >= 0.5 (greedy,
-one to one). Reported per detector: recall and precision overall, recall by face size and by rotation,
-and the median milliseconds per 640x480 frame. scikit-image's public-domain photos are added when
-scikit-image is installed (faces counted by the detectors only, no boxes: listed, not scored).
+one to one; recall at IoU >= 0.3 is reported too). Reported per detector (``yunet``: one upright
+pass, the fast mode; ``yunet_photo``: photo mode, :data:`~fer.inference.detection.PHOTO_SETTINGS`;
+``haar``): recall and precision overall, recall by face size and by rotation, and the median
+milliseconds per 640x480 frame. scikit-image's public-domain photos are added when scikit-image is
+installed (faces counted by the detectors only, no boxes: listed, not scored).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import cv2
 import numpy as np
 
 from fer.environment import load_average
-from fer.inference.detection import haar_available, make_detector
+from fer.inference.detection import PHOTO_SETTINGS, haar_available, make_detector
 from fer.inference.tracking import iou
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "bench_detect.json"
@@ -34,6 +37,9 @@ DEFAULT_CKPLUS = Path("../shared/data/ckplus/CK+48")
 FRAME = (480, 640)
 #: The true face box is this fraction of the pasted square's side.
 FACE_FRACTION = 0.8
+#: A looser match, reported beside IoU 0.5: faces found with a box framed differently from the true box
+#: (YuNet's box of a tightly cropped CK+ or FER2013 face is up to 1.4x the true box: IoU 0.35-0.5).
+LOOSE_IOU = 0.3
 
 
 def background(rng: np.random.Generator, shape: tuple[int, int] = FRAME) -> np.ndarray:
@@ -131,7 +137,7 @@ def _rate(hits: list[bool]) -> float | None:
 
 def evaluate(detector, scenes: list[tuple[np.ndarray, list[dict]]]) -> dict:
     """Recall, precision (IoU 0.5), recall by size and rotation, median ms per frame."""
-    times, hits, n_found, n_tp = [], [], 0, 0
+    times, hits, loose, n_found, n_tp = [], [], [], 0, 0
     by_size: dict[str, list[bool]] = {"24-48": [], "48-96": [], "96-200": []}
     by_angle: dict[str, list[bool]] = {"0-10": [], "10-20": [], "20-30": []}
     for scene, truth in scenes:
@@ -140,6 +146,7 @@ def evaluate(detector, scenes: list[tuple[np.ndarray, list[dict]]]) -> dict:
         times.append(time.perf_counter() - start)
         hit = match(found, truth)
         hits.extend(hit)
+        loose.extend(match(found, truth, LOOSE_IOU))
         n_found += len(found)
         n_tp += sum(hit)
         for t, h in zip(truth, hit):
@@ -147,6 +154,7 @@ def evaluate(detector, scenes: list[tuple[np.ndarray, list[dict]]]) -> dict:
             a = abs(t["angle"])
             by_angle["0-10" if a < 10 else "10-20" if a < 20 else "20-30"].append(h)
     return {"recall": _rate(hits), "precision": round(n_tp / n_found, 4) if n_found else None,
+            f"recall_iou_{LOOSE_IOU}": _rate(loose),
             "faces": len(hits), "detections": n_found, "true_positives": n_tp,
             "recall_by_side_px": {k: _rate(v) for k, v in by_size.items()},
             "recall_by_rotation_deg": {k: _rate(v) for k, v in by_angle.items()},
@@ -200,8 +208,10 @@ def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int, command: str
     rng = np.random.default_rng(seed)
     faces, what = load_faces(data, ckplus, 2000, rng)
     built = [make_scene(faces, rng) for _ in range(scenes)]
-    settings = {"yunet": {"max_side": 640, "min_face": 16}, "haar": {"max_side": 640, "min_face": 20}}
-    detectors = {"yunet": make_detector("yunet", **settings["yunet"])}
+    settings = {"yunet": {"max_side": 640, "min_face": 16}, "yunet_photo": dict(PHOTO_SETTINGS["yunet"]),
+                "haar": {"max_side": 640, "min_face": 20}}
+    detectors = {"yunet": make_detector("yunet", **settings["yunet"]),
+                 "yunet_photo": make_detector("yunet", **settings["yunet_photo"])}
     if haar_available():
         detectors["haar"] = make_detector("haar", **settings["haar"])
     results = {name: evaluate(d, built) for name, d in detectors.items()}

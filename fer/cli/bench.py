@@ -46,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     i.add_argument("--no-write", action="store_true", help="print the report only")
     i.set_defaults(func=run_inference)
 
-    t = what.add_parser("detect", help="face detectors' recall, precision and speed on composite scenes",
+    t = what.add_parser("detect", help="face detectors' (yunet, yunet photo mode, haar) recall, precision and "
+                                       "speed on composite scenes",
                         description=detect.__doc__.split("\n\n")[0])
     t.add_argument("--scenes", type=int, default=100, help="composite scenes (default 100)")
     t.add_argument("--data", default=str(detect.DEFAULT_FER), help=f"FER2013 csv(.gz) (default {detect.DEFAULT_FER})")

@@ -20,8 +20,10 @@ The package follows the data, one module a step (each module's docstring holds i
   the metadata of exported files;
 * :mod:`~fer.inference.classifier` — :class:`Classifier`: face crops of any size and colour in,
   class probabilities out; :func:`load_classifier`;
-* :mod:`~fer.inference.detection` — :class:`YuNetDetector` (default: boxes + 5 landmarks), :class:`FaceDetector`
-  (Haar cascade, ``detector="haar"``), :func:`make_detector`, :func:`crop_face`;
+* :mod:`~fer.inference.detection` — :class:`YuNetDetector` (default: boxes + 5 landmarks; one fast pass for
+  video, photo mode for single images), :class:`FaceDetector` (Haar cascade, ``detector="haar"``),
+  :func:`make_detector`, :func:`crop_face`;
+* :mod:`~fer.inference.photo_mode` — photo mode's pyramid scales, rotated passes and the mapping back;
 * :mod:`~fer.inference.alignment` — eyes level, crop framed like FER2013 (:func:`aligned_crop`);
 * :mod:`~fer.inference.tracking` — :class:`IoUTracker`: face identities across video frames;
 * :mod:`~fer.inference.drawing` — boxes, labels and probability bars on the image;

@@ -12,7 +12,16 @@ largest face first) and ``detector(image) -> list[Box]``.
   downscaled, equalized gray frame; it needs an OpenCV wheel that ships ``cv2.data.haarcascades``
   (the 4.x wheels do, OpenCV 5 wheels may not), and gives no landmarks.
 
-:func:`make_detector` builds either by name (``"yunet"`` or ``"haar"``), as ``--detector`` does.
+:func:`make_detector` builds either by name (``"yunet"`` or ``"haar"``), as ``--detector`` does, with the
+settings of one use: the defaults (one upright pass, ``python -m fer serve``'s photos), ``live=True``
+(:data:`LIVE_SETTINGS`, the webcam and the camera stream) or ``photo=True`` (:data:`PHOTO_SETTINGS`, still
+photos: ``python -m fer predict`` and :mod:`fer.inference.pipeline` on single images).
+
+Photo mode (YuNet's ``pyramid`` and ``rotations``) trades time for recall: YuNet runs on every level of an
+image pyramid that starts where the smallest face wanted is reliably found, and on each level rotated by
+each angle of ``rotations``; the faces are mapped back to the frame and merged by non-maximum suppression
+(:func:`merge_faces`). The geometry is :mod:`fer.inference.photo_mode`; how the defaults were chosen is said
+at :data:`PHOTO_SETTINGS`.
 """
 
 from __future__ import annotations
@@ -20,9 +29,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import math
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,6 +40,8 @@ import cv2
 import numpy as np
 
 from fer.inference.classifier import check_order
+from fer.inference.photo_mode import LARGEST_FACE, check_rotations, pyramid_scales, resized, rotated
+from fer.inference.tracking import iou
 
 #: A face box ``(x, y, w, h)`` in pixels of the full image.
 Box = tuple[int, int, int, int]
@@ -45,6 +57,22 @@ YUNET_SHA256 = "8f2383e4dd3cfbb4553ea8718107fc0423210dc964f9f4280604804ed2552fa4
 LIVE_DETECTOR = {"max_side": 320, "scale_factor": 1.2}
 #: Live-video settings of each detector (YuNet at 320 px still finds faces of about 20 pixels of a 640 frame).
 LIVE_SETTINGS: dict[str, dict] = {"yunet": {"max_side": 320}, "haar": dict(LIVE_DETECTOR)}
+
+#: Still-photo settings of each detector (Haar's defaults already are its photo settings). YuNet: a pyramid
+#: whose first level makes a face of ``min_face`` = 16 px 48 px (:data:`~fer.inference.photo_mode.RELIABLE_FACE`;
+#: 3x on a 640x480 photo, then 0.75x and 0.19x; the benchmark's smallest true boxes are 19 px), its longer side
+#: at most 1920 px (a 4000 px photo starts at 1920, where the fast mode sees 640), and passes at -25, 0 and +25
+#: degrees. Chosen on 150 tuning scenes (``python -m fer bench detect --scenes 150 --seed 1``; the reported run,
+#: ``results/bench_detect.json``, is seed 0) from single levels, without the pyramid (recall / precision / ms
+#: per frame, the 2-core machine at load ~4.5): upright at 1x 53.5% / 98.1% / 24 ms; at 2x 74.7% / 94.8% /
+#: 122 ms; at 3x 81.7% / 93.5% / 341 ms; 3x with +-15, +-20 or +-25 degree passes 89.7%, 89.7%, 90.2%
+#: (precision 93.1-93.5%, 1.4-1.8 s); +-15 and +-25 together 91.2% at 2.9 s (not worth it); 2x with +-25
+#: degrees 87.1% / 93.9% / 0.58 s. A higher score threshold for the rotated passes (0.7 or 0.8) bought 1-3
+#: points of precision for 1-3 points of recall; NMS at 0.2-0.5 moved recall by <= 0.2 points, so YuNet's 0.3
+#: stays. These settings with the pyramid on the same scenes: 90.7% / 94.6% / 2.1 s.
+PHOTO_SETTINGS: dict[str, dict] = {"yunet": {"max_side": 1920, "min_face": 16, "pyramid": True,
+                                             "rotations": (-25.0, 0.0, 25.0)},
+                                   "haar": {}}
 
 
 class Face(NamedTuple):
@@ -120,28 +148,44 @@ def check_yunet_model(path: str | os.PathLike = YUNET_MODEL, sha256: str | None 
 class YuNetDetector:
     """YuNet face detector (``cv2.FaceDetectorYN``): boxes, five landmarks and a score per face.
 
-    The frame is downscaled so its longer side is at most ``max_side`` pixels; boxes and landmarks are
-    returned in the coordinates of the full frame, largest face first. Rows with non-finite numbers
-    (seen once upstream) and boxes that fall outside the frame are dropped. Not thread-safe: give each
-    thread its own detector.
+    By default the frame is downscaled so its longer side is at most ``max_side`` pixels and YuNet runs
+    once (the fast mode of live video and the web app). Photo mode (``pyramid=True`` and/or more than
+    one angle in ``rotations``; see the module docstring and :data:`PHOTO_SETTINGS`) runs YuNet on an
+    image pyramid that starts where the smallest face wanted is reliably found, and adds rotated passes.
+    Boxes and landmarks are returned in the coordinates of the full frame, largest face first. Rows with
+    non-finite numbers (seen once upstream) and boxes that fall outside the frame are dropped. Not
+    thread-safe: give each thread its own detector.
 
     Args:
         model: an ONNX file; default the shipped :data:`YUNET_MODEL` (its sha256 is checked).
-        max_side: longer side of the frame the detector sees (``None``: full resolution).
+        max_side: longer side of the frame the detector sees (``None``: no limit); never upscaled beyond it.
         min_face: smallest face to return, in pixels of the full frame (the shorter box side).
-        score_threshold, nms_threshold, top_k: ``cv2.FaceDetectorYN`` parameters.
+        score_threshold, nms_threshold, top_k: ``cv2.FaceDetectorYN`` parameters; ``nms_threshold`` also
+            merges the faces of photo mode's passes.
+        pyramid: run on an image pyramid (:func:`~fer.inference.photo_mode.pyramid_scales`) whose first
+            level is the frame scaled by ``RELIABLE_FACE / min_face`` (48 / 16 = 3x: up, or down when
+            ``min_face`` is large; its longer side capped at ``max_side``), instead of once on the frame
+            downscaled to ``max_side``.
+        rotations: angles in degrees (counter-clockwise, each within +-60, no repeats) of the passes; the
+            default ``(0,)`` is one upright pass.
     """
 
     kind = "yunet"
 
     def __init__(self, model: str | os.PathLike | None = None, *, max_side: int | None = 640, min_face: int = 20,
-                 score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 500):
+                 score_threshold: float = 0.6, nms_threshold: float = 0.3, top_k: int = 500,
+                 pyramid: bool = False, rotations: Sequence[float] = (0.0,)):
         if not hasattr(cv2, "FaceDetectorYN"):
             raise ImportError(f"OpenCV {cv2.__version__} has no cv2.FaceDetectorYN; install "
                               "opencv-python-headless>=4.8 (or pass --detector haar)")
         _check_max_side(max_side)
         if not 0.0 < score_threshold < 1.0:
             raise ValueError(f"score_threshold must be in (0, 1), got {score_threshold}")
+        if not 0.0 < nms_threshold < 1.0:
+            raise ValueError(f"nms_threshold must be in (0, 1), got {nms_threshold}")
+        if min_face < 1:
+            raise ValueError(f"min_face must be at least 1 pixel, got {min_face}")
+        self.rotations = check_rotations(rotations)
         path = check_yunet_model(YUNET_MODEL if model is None else model, YUNET_SHA256 if model is None else None)
         try:
             with _quiet_opencv():  # OpenCV 5 warns that its new DNN engine ignores the (default) target
@@ -151,38 +195,76 @@ class YuNetDetector:
             raise ValueError(f"could not load a YuNet model from {str(path)!r}: "
                              f"{str(err).strip().splitlines()[-1]}") from None
         self.model, self.max_side, self.min_face = path, max_side, int(min_face)
-        self.score_threshold = float(score_threshold)
+        self.score_threshold, self.nms_threshold = float(score_threshold), float(nms_threshold)
+        self.pyramid = bool(pyramid)
         self._size: tuple[int, int] | None = None
+
+    @property
+    def photo(self) -> bool:
+        """Whether this detector runs in photo mode (an image pyramid or rotated passes)."""
+        return self.pyramid or self.rotations != (0.0,)
+
+    def scales(self, shape: tuple[int, ...]) -> list[float]:
+        """The factors from a frame of this ``shape`` (``h, w[, c]``) to the frames YuNet sees, largest first."""
+        if not self.pyramid:
+            return [min(1.0, self.max_side / max(shape[:2]))] if self.max_side else [1.0]
+        return pyramid_scales(shape, self.min_face, self.max_side)
 
     def detect(self, image: np.ndarray, channel_order: str = "bgr") -> list[Face]:
         """The faces of ``image`` (gray, BGR/RGB or with alpha), largest first."""
         order = check_order(channel_order)
         image = _check_image(image)
         h, w = image.shape[:2]
-        # Downscale first, then convert to BGR: the colour conversion (or the RGB -> BGR copy) touches the
+        # Resize first, then convert to BGR: the colour conversion (or the RGB -> BGR copy) touches the
         # small frame only; both steps work per channel, so the pixels are the same as the other way round.
-        small, scale = _scaled(np.ascontiguousarray(image), self.max_side)
-        small = _bgr_uint8(small, order)
-        size = (small.shape[1], small.shape[0])
+        scales = self.scales(image.shape)
+        faces = []
+        for i, scale in enumerate(scales):
+            frame = _bgr_uint8(resized(np.ascontiguousarray(image), scale), order)
+            largest = LARGEST_FACE if i < len(scales) - 1 else math.inf
+            faces += [face for angle in self.rotations for face in self._pass(frame, angle, scale, (h, w), largest)]
+        if len(scales) * len(self.rotations) > 1:
+            faces = merge_faces(faces, self.nms_threshold)
+        return sorted(faces, key=lambda f: f.box[2] * f.box[3], reverse=True)
+
+    def _pass(self, frame: np.ndarray, angle: float, scale: float, shape: tuple[int, int],
+              largest: float = math.inf) -> list[Face]:
+        """YuNet on ``frame`` (the full frame scaled by ``scale``) rotated by ``angle``: its faces of up to
+        ``largest`` pixels there, in the coordinates of the full frame (``shape``)."""
+        view, back = rotated(frame, angle)
+        size = (view.shape[1], view.shape[0])
         if size != self._size:
             self._net.setInputSize(size)
             self._size = size
-        _, rows = self._net.detect(small)
+        _, rows = self._net.detect(view)
+        h, w = shape
         faces = []
         for row in (rows if rows is not None else []):
-            if not np.all(np.isfinite(row)):
+            if not np.all(np.isfinite(row)) or min(row[2], row[3]) > largest:
                 continue
-            x, y, bw, bh = (float(v) / scale for v in row[:4])
-            x0, y0 = max(0, round(x)), max(0, round(y))
-            x1, y1 = min(w, round(x + bw)), min(h, round(y + bh))
+            bw, bh = float(row[2]) / scale, float(row[3]) / scale
+            cx, cy = (back @ (float(row[0]) + float(row[2]) / 2, float(row[1]) + float(row[3]) / 2, 1.0)) / scale
+            x0, y0 = max(0, round(cx - bw / 2)), max(0, round(cy - bh / 2))
+            x1, y1 = min(w, round(cx + bw / 2)), min(h, round(cy + bh / 2))
             if x1 - x0 < 2 or y1 - y0 < 2 or min(bw, bh) < self.min_face:
                 continue
-            marks = (np.asarray(row[4:14], np.float32).reshape(5, 2) / scale).astype(np.float32)
+            marks = np.asarray(row[4:14], np.float64).reshape(5, 2)
+            marks = ((marks @ back[:, :2].T + back[:, 2]) / scale).astype(np.float32)
             faces.append(Face((x0, y0, x1 - x0, y1 - y0), marks, float(row[14])))
-        return sorted(faces, key=lambda f: f.box[2] * f.box[3], reverse=True)
+        return faces
 
     def __call__(self, image: np.ndarray, channel_order: str = "bgr") -> list[Box]:
         return [f.box for f in self.detect(image, channel_order)]
+
+
+def merge_faces(faces: Sequence[Face], iou_threshold: float = 0.3) -> list[Face]:
+    """Non-maximum suppression: the best-scored face first, then every face overlapping no kept one by more
+    than ``iou_threshold`` (IoU of the boxes); one face per person out of several passes."""
+    kept: list[Face] = []
+    for face in sorted(faces, key=lambda f: f.score, reverse=True):
+        if all(iou(face.box, other.box) <= iou_threshold for other in kept):
+            kept.append(face)
+    return kept
 
 
 # --------------------------------------------------------------------------- Haar
@@ -259,18 +341,24 @@ HaarDetector = FaceDetector
 Detector = YuNetDetector | FaceDetector
 
 
-def make_detector(kind: str = "yunet", *, live: bool = False, **settings) -> Detector:
-    """A detector by name: ``"yunet"`` (default) or ``"haar"``; ``live=True`` starts from :data:`LIVE_SETTINGS`.
+def make_detector(kind: str = "yunet", *, live: bool = False, photo: bool = False, **settings) -> Detector:
+    """A detector by name: ``"yunet"`` (default) or ``"haar"``; ``live=True`` starts from :data:`LIVE_SETTINGS`,
+    ``photo=True`` from :data:`PHOTO_SETTINGS`.
 
     ``settings`` go to the detector (``max_side``, ``min_face``; Haar also ``scale_factor``,
-    ``min_neighbors``; YuNet also ``score_threshold``); settings the chosen detector does not take
-    (``scale_factor`` for YuNet) are ignored, so one set of command-line options serves both.
+    ``min_neighbors``; YuNet also ``score_threshold``, ``pyramid``, ``rotations``); settings the chosen
+    detector does not take (``scale_factor`` for YuNet) are ignored, so one set of command-line options
+    serves both.
     """
     if kind not in DETECTORS:
         raise ValueError(f"unknown detector {kind!r}; choose one of {', '.join(DETECTORS)}")
-    merged = {**(LIVE_SETTINGS[kind] if live else {}), **{k: v for k, v in settings.items() if v is not None}}
+    if live and photo:
+        raise ValueError("make_detector takes live=True or photo=True, not both")
+    base = LIVE_SETTINGS[kind] if live else PHOTO_SETTINGS[kind] if photo else {}
+    merged = {**base, **{k: v for k, v in settings.items() if v is not None}}
     if kind == "yunet":
-        allowed = {"model", "max_side", "min_face", "score_threshold", "nms_threshold", "top_k"}
+        allowed = {"model", "max_side", "min_face", "score_threshold", "nms_threshold", "top_k", "pyramid",
+                   "rotations"}
         return YuNetDetector(**{k: v for k, v in merged.items() if k in allowed})
     allowed = {"cascade", "max_side", "min_face", "scale_factor", "min_neighbors"}
     return FaceDetector(**{k: v for k, v in merged.items() if k in allowed})
@@ -284,6 +372,13 @@ def default_detector() -> YuNetDetector:
     if not hasattr(_LOCAL, "yunet"):
         _LOCAL.yunet = YuNetDetector()
     return _LOCAL.yunet
+
+
+def default_photo_detector() -> YuNetDetector:
+    """This thread's shared :class:`YuNetDetector` in photo mode (:data:`PHOTO_SETTINGS`, loaded once per thread)."""
+    if not hasattr(_LOCAL, "yunet_photo"):
+        _LOCAL.yunet_photo = YuNetDetector(**PHOTO_SETTINGS["yunet"])
+    return _LOCAL.yunet_photo
 
 
 @functools.lru_cache(maxsize=1)

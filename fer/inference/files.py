@@ -69,12 +69,15 @@ def _unique_name(name: str, used: set[str]) -> str:
 
 
 def predict_files(items: Sequence[tuple[Path, str, bool]], classifier: Classifier, detector: Detector,
-                  out_dir: str | os.PathLike, *, detector_name: str = "yunet", margin: float = 0.1, tta: bool = False,
+                  out_dir: str | os.PathLike, *, video_detector: Detector | None = None,
+                  detector_name: str = "yunet", margin: float = 0.1, tta: bool = False,
                   detect: bool = True, every: int = 1, max_frames: int | None = None, smooth: float = 0.5,
                   inputs: Sequence[str] = (), command: str = "") -> int:
     """Classify the faces of images and videos (``items`` from :func:`expand_inputs`); write annotated copies,
     ``predictions.csv`` and ``predictions.json`` (with ``command``) into ``out_dir``; return the exit code.
-    ``inputs``: what the user named (for the message when nothing could be read).
+    ``inputs``: what the user named (for the message when nothing could be read). ``video_detector``:
+    the detector of video frames (default ``detector``; ``python -m fer predict`` gives images the
+    photo-mode YuNet and videos the one-pass one).
 
     Each image or video gets one line on stdout; a file that cannot be read is an error when it was named
     (exit 1) and skipped when it came from a folder. Exit 1 too when no input holds a face.
@@ -117,7 +120,7 @@ def predict_files(items: Sequence[tuple[Path, str, bool]], classifier: Classifie
         if kind != "video":
             continue
         try:
-            summary = predict_video(path, classifier, out_dir, every=every, detector=detector,
+            summary = predict_video(path, classifier, out_dir, every=every, detector=video_detector or detector,
                                     margin=margin, tta=tta, max_frames=max_frames,
                                     smooth=smooth)
         except ValueError as err:
@@ -141,6 +144,7 @@ def predict_files(items: Sequence[tuple[Path, str, bool]], classifier: Classifie
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": str(classifier.path) if classifier.path else None, "format": classifier.format,
         "classes": list(classes), "tta": bool(tta), "detector": detector_name,
+        "photo_mode": bool(getattr(detector, "photo", False)),
         "margin": margin if detector_name == "haar" else None,
         "images": images_json, "videos": videos_json,
     }

@@ -1,7 +1,10 @@
 """Photo → faces: detect → align + crop → classify (→ draw), read top to bottom; :class:`FaceResult` is one face.
 
-The default detector is YuNet (:class:`~fer.inference.detection.YuNetDetector`); its faces are rotated
-so the eyes are level and cropped with FER2013's framing (:func:`~fer.inference.alignment.aligned_crop`).
+The default detector is YuNet (:class:`~fer.inference.detection.YuNetDetector`) in photo mode
+(:data:`~fer.inference.detection.PHOTO_SETTINGS`: an image pyramid that starts upscaled for small faces,
+passes at -25, 0 and +25 degrees; ``results/bench_detect.json``), since these functions take single
+images; live video passes its own fast detector (``make_detector("yunet", live=True)``). Its faces are
+rotated so the eyes are level and cropped with FER2013's framing (:func:`~fer.inference.alignment.aligned_crop`).
 Faces without landmarks (``detector="haar"``) are cropped as their box grown by ``margin``.
 
 Quick start::
@@ -29,6 +32,7 @@ from fer.inference.detection import (
     crop_face,
     default_detector,
     default_haar_detector,
+    default_photo_detector,
     make_detector,
 )
 from fer.inference.drawing import draw_predictions
@@ -61,13 +65,17 @@ class FaceResult(NamedTuple):
                 "probabilities": {c: round(float(p), 6) for c, p in zip(classes, self.probs)}}
 
 
-def resolve_detector(detector: Detector | str | None) -> Detector:
-    """A detector object from ``None`` (the shared YuNet), a name (``"yunet"``, ``"haar"``) or a detector."""
+def resolve_detector(detector: Detector | str | None, *, photo: bool = True) -> Detector:
+    """A detector object from ``None`` (the shared YuNet), a name (``"yunet"``, ``"haar"``) or a detector.
+
+    ``photo``: ``None`` and ``"yunet"`` give the photo-mode YuNet (single images); ``False`` gives the
+    one-pass YuNet (video frames, :mod:`fer.inference.video`). A detector object is returned as it is.
+    """
     if detector is None or detector == "yunet":
-        return default_detector()
+        return default_photo_detector() if photo else default_detector()
     if detector == "haar":
         return default_haar_detector()
-    return make_detector(detector) if isinstance(detector, str) else detector
+    return make_detector(detector, photo=photo) if isinstance(detector, str) else detector
 
 
 def detect_and_crop(image: np.ndarray, detector: Detector | str | None = None, *, channel_order: str = "bgr",
@@ -98,7 +106,7 @@ def predict_images(images: Sequence[np.ndarray], classifier: Classifier, *, dete
     Args:
         images: images as read by OpenCV (BGR) unless ``channel_order="rgb"``.
         classifier: from :func:`fer.inference.load_classifier`.
-        detector: a detector, ``"yunet"`` / ``"haar"``, or ``None`` (the shared YuNet detector).
+        detector: a detector, ``"yunet"`` / ``"haar"``, or ``None`` (the shared photo-mode YuNet detector).
         margin: crop margin around boxes without landmarks (Haar), as a fraction of the box size.
         tta: test-time augmentation for the classifier.
         detect: ``False`` treats each whole image as one face (already-cropped faces).

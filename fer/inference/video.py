@@ -56,7 +56,7 @@ def predict_video(path: str | os.PathLike, classifier: Classifier, out_dir: str 
     if not 0.0 < smooth <= 1.0:
         raise ValueError(f"smooth must be in (0, 1] (1 = no smoothing), got {smooth}")
     classes = classifier.classes
-    detector = resolve_detector(detector)
+    detector = resolve_detector(detector, photo=False)  # frames of a video: the one-pass YuNet
     tracker = IoUTracker()
     rows, times, timeline, track_rows = [], [], [], []
     index = processed = with_face = 0

@@ -75,9 +75,10 @@ class ServeConfig:
             (:func:`~fer.inference.runtimes.frozen_predict`): less CPU per request, about a second more
             to start; classifiers passed in already loaded are served as they are.
         detector_name: ``"yunet"`` (default) or ``"haar"``.
-        detector: settings for :func:`~fer.inference.make_detector` in ``/v1/predict`` (default: the photo
-            settings of ``python -m fer predict``); the stream always uses the live-video settings
-            (:data:`~fer.inference.detection.LIVE_SETTINGS`) of ``python -m fer webcam``.
+        detector: settings for :func:`~fer.inference.make_detector` in ``/v1/predict`` (default: one
+            upright pass, as ``python -m fer predict --fast-detect``: the photo mode of ``predict``,
+            about 2 s per photo on 2 cores, would not meet the latency target); the stream always uses
+            the live-video settings (:data:`~fer.inference.detection.LIVE_SETTINGS`) of ``python -m fer webcam``.
     """
 
     max_upload_bytes: int = 10 * 1024 * 1024
