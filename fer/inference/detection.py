@@ -22,6 +22,10 @@ image pyramid that starts where the smallest face wanted is reliably found, and 
 each angle of ``rotations``; the faces are mapped back to the frame and merged by non-maximum suppression
 (:func:`merge_faces`). The geometry is :mod:`fer.inference.photo_mode`; how the defaults were chosen is said
 at :data:`PHOTO_SETTINGS`.
+
+The module is a little over 400 lines because both detectors, their three sets of settings (default, live,
+photo) and the checks of their inputs are kept side by side: they are one interface, and a setting of one
+use is only understood next to the others.
 """
 
 from __future__ import annotations
