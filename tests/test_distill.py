@@ -109,3 +109,18 @@ def test_a_cached_student_trains_on_the_teachers_answers_blended_into_its_target
     with pytest.raises(Exception, match="mixup"):
         train(ds, TrainConfig(model="baseline_cnn", epochs=1, distill_from=str(path), distill_cache=True,
                               mixup_alpha=0.2), tmp_path / "mixed", verbose=0)
+
+
+def test_a_recipes_teacher_named_relative_to_the_repository_is_found_from_any_folder(tmp_path, monkeypatch):
+    from fer.training.config import check_config
+    from fer.training.run import plan_run
+    from fer.training.stages import prepare_run
+
+    monkeypatch.chdir(tmp_path)  # as a notebook in notebooks/ runs: models/... is not below the working folder
+    ds = make_synthetic(n_per_class=2, seed=0)
+    cfg = TrainConfig(model="baseline_cnn", epochs=1, batch_size=8, early_stopping=0,
+                      distill_from="models/fer2013_default.keras", distill_alpha=1.0, distill_temperature=1.0,
+                      distill_cache=True, label_smoothing=0.0)
+    check_config(cfg)
+    t = prepare_run(plan_run(ds, cfg, tmp_path / "run"), tmp_path / "run")
+    assert t.train_seq.y.shape == (len(ds.subset("train")), 7) and np.allclose(t.train_seq.y.sum(axis=1), 1.0)

@@ -15,10 +15,11 @@ import keras
 from fer import distribute
 from fer.data.dataset import Dataset
 from fer.data.pipeline import Augment, FERSequence, class_weights as balanced_class_weights
+from fer.data.sources import resolve_path
 from fer.files import save_model
 from fer.provenance import command_line, file_sha256, weights_sha256
 from fer.run_folder import RunFolder
-from fer.training.config import Phase
+from fer.training.config import Phase, as_list
 from fer.training.history import EpochLog, history_from_rows, read_history_csv, write_history_csv
 from fer.training.models import build_models, finish_model, init_weights, set_trainable
 from fer.training.optim import make_loss, make_metrics, make_optimizer, set_precision
@@ -93,16 +94,17 @@ def prepare_run(plan: RunPlan, folder, workers: int = 1) -> Training:
         from fer.training.losses import ArcFaceBatches
 
         fit_train, fit_val = ArcFaceBatches(train_seq), (ArcFaceBatches(val_seq) if val_seq is not None else None)
-    if cfg.distill_from and cfg.distill_cache:  # the teacher's answers, once, blended into the targets
+    # the teacher files as check_config found them (a recipe names a shipped model relative to the repository)
+    teachers = [str(resolve_path(f)) for f in as_list(cfg.distill_from)] if cfg.distill_from else []
+    if teachers and cfg.distill_cache:  # the teacher's answers, once, blended into the targets
         from fer.distill import cached_teacher_predictions, distill_targets
 
-        teacher = cached_teacher_predictions(cfg.distill_from, train_seq.images, run.teacher_predictions)
+        teacher = cached_teacher_predictions(teachers, train_seq.images, run.teacher_predictions)
         train_seq.y = distill_targets(train_seq.y, teacher, cfg.distill_alpha, cfg.distill_temperature)
-    elif cfg.distill_from:
+    elif teachers:
         from fer.distill import DistillBatches, load_teacher
 
-        fit_train = DistillBatches(fit_train, load_teacher(cfg.distill_from), cfg.distill_alpha,
-                                   cfg.distill_temperature)
+        fit_train = DistillBatches(fit_train, load_teacher(teachers), cfg.distill_alpha, cfg.distill_temperature)
     fit_train_seq = fit_train
     if strategy is not None:
         fit_train = distribute.distribute_batches(fit_train, strategy)
