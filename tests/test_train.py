@@ -92,6 +92,27 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
                              for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
 
 
+def test_training_time_counts_the_epochs_before_a_cut_and_not_a_pause(tmp_path):
+    """Every epoch is timed, those trained before an interruption too, so the run's training time is the epochs
+    times the median epoch, whatever the process' wall time was; one epoch stalled (a paused job) moves nothing."""
+    from fer.training.history import read_history_csv, training_seconds
+
+    ds = quadrant_faces(8)
+    cfg = tiny_config(epochs=4)
+    with pytest.raises(KeyboardInterrupt):
+        train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[Interrupt()])
+    before = read_history_csv(tmp_path / "run" / "history.csv")
+    train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False)
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    seconds = history["epoch_seconds"]
+    assert len(seconds) == 4 and all(s > 0 for s in seconds)
+    assert seconds[:2] == [before[0]["epoch_seconds"], before[1]["epoch_seconds"]]  # kept across the resume
+    assert training_seconds(history) == pytest.approx(4 * float(np.median(seconds)))
+    stalled = {**history, "epoch_seconds": [*seconds[:3], seconds[3] + 3600.0]}
+    assert training_seconds(stalled) < 4 * max(seconds[:3]) + 1e-9
+    assert training_seconds({"loss": [1.0, 0.5, 0.2], "wall_seconds": 9.0}) is None  # not timed: unknown
+
+
 def _column(run, name: str) -> int:
     return (run / "history.csv").read_text().splitlines()[0].split(",").index(name)
 

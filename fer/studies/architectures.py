@@ -12,6 +12,9 @@ The protocol (fixed before any result was seen):
 * **data**: FER2013 Training (28,709 faces) for training, PublicTest (3,589, the ``val`` split) for the
   evaluation and the per-epoch validation curve; no model selection on it (the last epoch is kept).
 * **budget**: the same number of epochs, i.e. of training images seen, for every model (8 on a CPU).
+  Training time is the number of epochs times the median epoch's wall time (:func:`fer.training.history.
+  training_seconds`), so neither a resume nor a paused background job changes it; runs from before epochs
+  were timed give the process' wall time instead, which counts any pause.
 * **training**: Adam, peak lr 1e-3 after a 1-epoch linear warm-up, cosine decay to 0, batch 64, label
   smoothing 0.1, the project's face-safe augmentation (:class:`fer.data.pipeline.Augment` defaults),
   float32, seed 0; ArcFace + center loss for the ``mobilenet_cbam_arcface`` entry.
@@ -56,6 +59,7 @@ from fer.run_folder import RunFolder
 from fer.studies import report
 from fer.studies.report import EVAL_SPLIT, RECORD, epoch_log
 from fer.train import TrainConfig
+from fer.training.history import training_seconds
 
 
 @dataclass(frozen=True)
@@ -240,6 +244,7 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
                          "trained from random weights" if e.imagenet and not weights else None),
         "loss": cfg.loss, "budget": spent,
         "wall_seconds": history.get("wall_seconds"),
+        "train_seconds": training_seconds(history),
         "train_images_per_s_run": (spent["images_seen"] / history["wall_seconds"]
                                    if history.get("wall_seconds") else None),
         "cost": cost,
@@ -321,7 +326,7 @@ def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable
                 train(ds, cfg, run_dir, val_split=EVAL_SPLIT, verbose=2)
             rec = record_run(e, cfg, run_dir, ds, scale, seconds)
             say(f"{i}/{len(selected)} {e.name}: accuracy {rec['accuracy']:.4f}, macro-F1 {rec['macro_f1']:.4f} "
-                f"({rec['wall_seconds'] / 60:.0f} min)")
+                f"({(rec['train_seconds'] or rec['wall_seconds']) / 60:.0f} min)")
             write_report(root)  # the comparison is current after every finished model, not only at the end
         done.append(run_dir)
     return done

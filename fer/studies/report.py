@@ -48,7 +48,7 @@ def summary_table(out: str | os.PathLike) -> pd.DataFrame:
             "macro_f1": r["macro_f1"], "macro_f1_low": ci["macro_f1"]["low"], "macro_f1_high": ci["macro_f1"]["high"],
             "params": cost["params"], "flops_per_face": cost["flops_per_face"],
             "train_images_per_s": cost.get("train_images_per_s"),
-            "train_hours": r["wall_seconds"] / 3600 if r.get("wall_seconds") else None,
+            "train_hours": _hours(r.get("train_seconds") or r.get("wall_seconds")),
             "latency_batch1_ms": cost["latency_batch1_ms"], "throughput_batch256": cost["throughput_batch256"],
             "facemesh_ms": mesh.get("latency_batch1_ms"),
             "end_to_end_latency_ms": cost.get("end_to_end_latency_batch1_ms", cost["latency_batch1_ms"]),
@@ -163,6 +163,10 @@ def difference_interval(a, b) -> tuple[float, float]:
     low = d - ((a["accuracy"] - a["accuracy_low"]) ** 2 + (b["accuracy_high"] - b["accuracy"]) ** 2) ** 0.5
     high = d + ((a["accuracy_high"] - a["accuracy"]) ** 2 + (b["accuracy"] - b["accuracy_low"]) ** 2) ** 0.5
     return float(low), float(high)
+
+
+def _hours(seconds: float | None) -> float | None:
+    return seconds / 3600 if seconds else None
 
 
 def _num(value, digits: int) -> str:

@@ -1,16 +1,21 @@
 """A run's per-epoch record: :class:`EpochLog` keeps ``history.csv`` up to date across interruptions and phases;
-the readers and writers of ``history.csv`` and ``history.json``'s lists."""
+the readers and writers of ``history.csv`` and ``history.json``'s lists; the run's training time from it."""
 
 from __future__ import annotations
 
 import csv
 import io
 import math
+import statistics
+import time
 from pathlib import Path
 
 import keras
 
 from fer.files import write_text
+
+#: the ``history.csv`` column with each epoch's wall time, in seconds
+EPOCH_SECONDS = "epoch_seconds"
 
 
 class EpochLog(keras.callbacks.Callback):
@@ -21,6 +26,9 @@ class EpochLog(keras.callbacks.Callback):
     At the first epoch of a ``fit`` the rows from that epoch on are dropped (they were not kept by the
     checkpoint) and ``checkpoint.best`` is set to the best monitored value of the epochs before, so
     ``best.keras`` stays the best epoch of the whole run across resumes and phases.
+
+    Each row also holds ``epoch_seconds``, the epoch's wall time (training and validation), so a run's training
+    time survives a resume: see :func:`training_seconds`.
     """
 
     def __init__(self, path: Path, rows: dict[int, dict], checkpoint=None, monitor: str = "loss",
@@ -28,8 +36,10 @@ class EpochLog(keras.callbacks.Callback):
         super().__init__()
         self.path, self.rows, self.checkpoint, self.monitor, self.write = Path(path), rows, checkpoint, monitor, write
         self._first = True
+        self._started = 0.0
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        self._started = time.perf_counter()
         if not self._first:
             return
         self._first = False
@@ -41,7 +51,8 @@ class EpochLog(keras.callbacks.Callback):
             self.checkpoint.best = (max if "acc" in self.monitor else min)(seen)
 
     def on_epoch_end(self, epoch: int, logs=None) -> None:
-        self.rows[epoch] = {k: float(v) for k, v in (logs or {}).items()}
+        self.rows[epoch] = {**{k: float(v) for k, v in (logs or {}).items()},
+                            EPOCH_SECONDS: time.perf_counter() - self._started}
         for e in [e for e in self.rows if e > epoch]:
             del self.rows[e]
         if self.write:
@@ -74,3 +85,17 @@ def history_from_rows(rows: dict[int, dict]) -> dict[str, list]:
     keys = sorted({k for r in rows.values() for k in r})
     return {k: [rows[e].get(k) for e in sorted(rows)] for k in keys}
 
+
+
+def training_seconds(history: dict) -> float | None:
+    """A run's training time from ``history.json``: the number of epochs times the median epoch's wall time.
+
+    Unlike the wall time of the process (``wall_seconds``), it counts the epochs trained before an interruption
+    and does not count the time a stopped or paused job waited, nor a slow first epoch (graph tracing). ``None``
+    when fewer than half the epochs were timed (runs from before epochs were timed).
+    """
+    epochs = len(history.get("loss") or [])
+    timed = [s for s in history.get(EPOCH_SECONDS) or [] if isinstance(s, (int, float)) and s > 0]
+    if not epochs or 2 * len(timed) < epochs:
+        return None
+    return epochs * statistics.median(timed)

@@ -3,6 +3,7 @@
 import json
 
 import keras
+import numpy as np
 import pytest
 
 import fer.train
@@ -114,7 +115,13 @@ def test_an_interrupted_study_continues_where_it_stopped(faces, tmp_path, monkey
     assert "resuming" in lines[0]
     epochs = [int(r.split(",")[0]) for r in (tmp_path / "baseline_cnn" / "history.csv").read_text().splitlines()[1:]]
     assert epochs == [0, 1]  # the first epoch was not trained twice
-    assert json.loads((tmp_path / "baseline_cnn" / arch.RECORD).read_text())["budget"]["epochs"] == 2
+    record = json.loads((tmp_path / "baseline_cnn" / arch.RECORD).read_text())
+    assert record["budget"]["epochs"] == 2
+    # the training time counts both epochs (the one before the stop too), and it is the table's training time
+    seconds = json.loads((tmp_path / "baseline_cnn" / "history.json").read_text())["epoch_seconds"]
+    assert record["train_seconds"] == pytest.approx(2 * float(np.median(seconds)))
+    table = arch.write_report(tmp_path)
+    assert table.loc[0, "train_hours"] == pytest.approx(record["train_seconds"] / 3600)
 
 
 def test_the_study_says_which_split_is_missing(faces, tmp_path):
