@@ -111,3 +111,56 @@ def test_exactly_one_parameters_cell_reading_fer_quick(path):
 
 def test_checks_find_the_notebooks():
     assert NOTEBOOKS, f"no notebooks found in {NOTEBOOKS_DIR}"
+
+
+DRAWS = re.compile(r"\b(imshow|plot_samples|plot_grad_cam|plot_attention)\(")
+DATASET_PIXELS = re.compile(r"\.images\b(?!\[[^\]]*\]\.mean\()")  # a class mean is not a face of the dataset
+ASSIGNED_FROM_PIXELS = re.compile(r"^(\w+)\s*=.*\.images\b", re.MULTILINE)
+
+
+def dataset_face_cells(nb: dict) -> list[int]:
+    """Indexes of the code cells that draw faces of the dataset: ``plot_samples``, or a drawing call in a cell that
+    uses a dataset's ``.images`` or a name assigned from them earlier in the notebook (not a class mean)."""
+    names, found = set(), []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        src = source(cell)
+        names |= set(ASSIGNED_FROM_PIXELS.findall(src))
+        uses = DATASET_PIXELS.search(src) or any(re.search(rf"\b{n}\b", src) for n in names)
+        if "plot_samples(" in src or (DRAWS.search(src) and uses):
+            found.append(i)
+    return found
+
+
+@by_name(NOTEBOOKS)
+def test_cells_that_draw_dataset_faces_are_tagged_so_the_published_copy_withholds_them(path):
+    """FER2013 / CK+ images are not redistributed: tools/render_notebooks.py drops the pictures of cells tagged
+    ``dataset-faces`` from docs/; a new figure of dataset faces without the tag would be published."""
+    nb = load(path)
+    untagged = [i for i in dataset_face_cells(nb)
+                if "dataset-faces" not in nb["cells"][i].get("metadata", {}).get("tags", [])]
+    assert not untagged, f"{path.name}: cells {untagged} draw dataset faces; tag them 'dataset-faces'"
+
+
+def test_the_published_copy_keeps_the_text_of_a_tagged_cell_and_drops_its_pictures():
+    import importlib.util
+
+    import nbformat
+
+    spec = importlib.util.spec_from_file_location("render_notebooks",
+                                                  NOTEBOOKS_DIR.parent / "tools" / "render_notebooks.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
+    png = {"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"}
+    faces = nbformat.v4.new_code_cell("plot_samples(ds)", metadata={"tags": [render.FACES_TAG]}, outputs=[
+        nbformat.v4.new_output("stream", name="stdout", text="true labels: happy\n"),
+        nbformat.v4.new_output("display_data", data=png),
+        nbformat.v4.new_output("display_data", data=png)])
+    curve = nbformat.v4.new_code_cell("plot_history(h)", outputs=[nbformat.v4.new_output("display_data", data=png)])
+    nb = nbformat.v4.new_notebook(cells=[faces, curve])
+    assert render.withhold_dataset_faces(nb) == 2
+    kinds = [(o["output_type"], sorted(o.get("data", {}))) for o in nb.cells[0].outputs]
+    assert kinds == [("stream", []), ("display_data", ["text/markdown"])]  # the text, then one notice
+    assert "not published" in nb.cells[0].outputs[1]["data"]["text/markdown"]
+    assert nb.cells[1].outputs[0]["data"] == png  # an untagged figure is published

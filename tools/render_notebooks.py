@@ -9,6 +9,11 @@ never from retraining, and writes a Markdown copy with its outputs::
     python tools/render_notebooks.py 08 03 --data ../shared/data/fer2013/fer2013.csv.gz
 
 Each copy is written to a temporary folder and moved into ``docs/`` only when the notebook ran without error.
+
+A cell tagged ``dataset-faces`` draws faces of the datasets themselves (FER2013, CK+: samples, augmented
+views, Grad-CAM and attention over them). Those datasets' images may not be redistributed, so the published
+copy keeps that cell's code and printed text but replaces its pictures with a line saying why
+(:func:`withhold_dataset_faces`); the learner sees them when running the notebook.
 """
 
 from __future__ import annotations
@@ -22,6 +27,35 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+#: the cell tag of a cell whose figures show dataset faces (not published)
+FACES_TAG = "dataset-faces"
+WITHHELD = ("*Figure not published: it shows faces from the dataset itself (FER2013 / CK+), whose images are "
+            "not redistributed by this repository. Run the notebook to see it.*")
+
+
+def withhold_dataset_faces(nb) -> int:
+    """Replace the pictures in the outputs of every ``dataset-faces`` cell of ``nb`` (in place) by
+    :data:`WITHHELD`; printed text stays. Returns the number of pictures removed."""
+    import nbformat
+
+    removed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or FACES_TAG not in cell.get("metadata", {}).get("tags", []):
+            continue
+        kept, notice = [], False
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if out.get("output_type") in ("display_data", "execute_result") and any(k.startswith("image/")
+                                                                                   for k in data):
+                removed += 1
+                if not notice:
+                    kept.append(nbformat.v4.new_output("display_data", data={"text/markdown": WITHHELD}))
+                    notice = True
+                continue
+            kept.append(out)
+        cell.outputs = kept
+    return removed
+
 
 def render(notebook: Path, out_dir: Path, timeout: int = 1800) -> Path:
     """Execute ``notebook`` (kernel working directory: its folder) and write ``out_dir/<stem>.md`` + figures."""
@@ -32,6 +66,7 @@ def render(notebook: Path, out_dir: Path, timeout: int = 1800) -> Path:
     nb = nbformat.read(notebook, as_version=4)
     NotebookClient(nb, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    withhold_dataset_faces(nb)
     files = {"output_files_dir": f"{notebook.stem}_files"}
     body, resources = MarkdownExporter().from_notebook_node(nb, resources=files)
     out_dir.mkdir(parents=True, exist_ok=True)
