@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fer.benchmarks.detect import FRAME, evaluate, make_scene, match, paste
+from fer.benchmarks.detect import FRAME, evaluate, make_scene, match, match_crops, paste
 from fer.inference import DEMO_IMAGE, make_detector
+from fer.inference.alignment import crop_region, region_iou
 from fer.studies.framing import _rotated_iou, composite, measure
 
 
@@ -51,10 +52,41 @@ def test_paste_and_scenes_stay_inside_the_frame(demo_face):
 def test_yunet_finds_a_large_upright_pasted_face_and_the_report_adds_up(demo_face):
     scene = np.full((*FRAME, 3), 120, np.uint8)
     paste(scene, demo_face, (320, 240), 180, 0)
-    truth = [{"box": (320 - 72, 240 - 72, 144, 144), "side": 180.0, "angle": 0.0}]
+    truth = [{"box": (320 - 72, 240 - 72, 144, 144), "side": 180.0, "angle": 0.0,
+              "region": ((320, 240), (180, 180), 0.0), "source": "demo"}]
     report = evaluate(make_detector("yunet", max_side=640), [(scene, truth)])
     assert report["recall"] == 1.0 and report["precision"] == 1.0 and report["recall_by_side_px"]["96-200"] == 1.0
     assert report["ms_per_frame_median"] > 0
+    framed = report["framed"]
+    assert framed["recall"] == 1.0 and framed["median_iou"] > 0.75 and framed["by_source"]["demo"]["faces"] == 1
+
+
+@pytest.mark.parametrize("angle", [-25.0, 25.0])
+def test_the_crop_of_a_turned_face_turns_with_it(demo_face, angle):
+    """The landmarks of an upright pasted face, turned the way ``paste`` turns a face, give a crop that
+    matches the scene's true region as well as the upright crop matched the upright face: the scene's and the
+    crop's angle conventions agree (the other sign would lose overlap)."""
+    scene = np.full((*FRAME, 3), 120, np.uint8)
+    paste(scene, demo_face, (320, 240), 180, 0.0)
+    (upright,) = make_detector("yunet", max_side=640).detect(scene)
+    turn = cv2.getRotationMatrix2D((320.0, 240.0), angle, 1.0)
+    turned = upright._replace(landmarks=upright.landmarks @ turn[:, :2].T + turn[:, 2])
+    square = ((320.0, 240.0), (180.0, 180.0))
+    before = region_iou(crop_region(upright), (*square, 0.0))
+    (got,) = match_crops([turned], [{"region": (*square, -angle)}])
+    assert got == pytest.approx(before, abs=0.02) and got > 0.75
+    assert region_iou(crop_region(turned), (*square, angle)) < got - 0.1
+    _, truths = make_scene(demo_face[None], np.random.default_rng(0), np.array(["demo"]))
+    assert all(t["source"] == "demo" and t["region"][2] == -t["angle"] for t in truths)
+
+
+def test_crops_are_matched_one_to_one_and_a_box_without_landmarks_is_grown_by_its_margin():
+    from fer.inference.detection import Face
+
+    haar = Face((100, 100, 50, 50), None, 1.0)
+    assert crop_region(haar) == ((125.0, 125.0), (60.0, 60.0), 0.0)
+    truth = [{"region": ((125.0, 125.0), (60.0, 60.0), 0.0)}, {"region": ((400.0, 300.0), (60.0, 60.0), 0.0)}]
+    assert match_crops([haar, haar], truth) == [pytest.approx(1.0), None]  # one detection frames one face
 
 
 def test_measure_recovers_a_framing_and_rotated_iou():

@@ -15,6 +15,13 @@ pass, the fast mode; ``yunet_photo``: photo mode, :data:`~fer.inference.detectio
 ``haar``): recall and precision overall, recall by face size and by rotation, and the median
 milliseconds per 640x480 frame. scikit-image's public-domain photos are added when scikit-image is
 installed (faces counted by the detectors only, no boxes: listed, not scored).
+
+The boxes are only half the story: what the classifier is given is the crop made from a detection
+(:func:`~fer.inference.alignment.crop_region`: the FER2013-framed square from YuNet's eyes, or Haar's box
+grown by 10%). Each face's true crop is known exactly — the pasted square, rotated with the face — so
+``framed`` scores that crop: the share of faces whose crop overlaps the true one at IoU >= 0.5 (matched
+one to one like the boxes), the median IoU of the matched crops, and both per source (FER2013 and CK+:
+the framing was calibrated on FER2013 training faces, so CK+ checks that it carries over).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import cv2
 import numpy as np
 
 from fer.environment import load_average
+from fer.inference.alignment import crop_region, region_iou
 from fer.inference.detection import PHOTO_SETTINGS, haar_available, make_detector
 from fer.inference.tracking import iou
 
@@ -91,8 +99,10 @@ def lighting(scene: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(out * 255, 0, 255).astype(np.uint8)
 
 
-def make_scene(faces: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, list[dict]]:
-    """One scene and its true faces (``box``, ``side``, ``angle``)."""
+def make_scene(faces: np.ndarray, rng: np.random.Generator,
+               sources: np.ndarray | None = None) -> tuple[np.ndarray, list[dict]]:
+    """One scene and its true faces: ``box``, ``side``, ``angle``, ``region`` (the pasted square as a rotated
+    rectangle, see :data:`~fer.inference.alignment.Region`) and ``source`` (``sources[i]`` of the face pasted)."""
     h, w = FRAME
     scene = background(rng)
     truth: list[dict] = []
@@ -110,25 +120,40 @@ def make_scene(faces: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray,
         else:
             continue
         angle = float(rng.uniform(-30, 30))
-        paste(scene, faces[int(rng.integers(len(faces)))], (cx, cy), side, angle)
+        pick = int(rng.integers(len(faces)))
+        paste(scene, faces[pick], (cx, cy), side, angle)
         squares.append(square)
         b = FACE_FRACTION * side
-        truth.append({"box": (cx - b / 2, cy - b / 2, b, b), "side": side, "angle": angle})
+        truth.append({"box": (cx - b / 2, cy - b / 2, b, b), "side": side, "angle": angle,
+                      # paste turns the face counter-clockwise on screen; a Region's angle is clockwise
+                      "region": ((cx, cy), (side, side), -angle),
+                      "source": str(sources[pick]) if sources is not None else "faces"})
     return lighting(scene, rng), truth
 
 
 def match(found: list, truth: list[dict], threshold: float = 0.5) -> list[bool]:
     """Greedy one-to-one matching at IoU >= ``threshold``: for each true face, whether it was found."""
-    pairs = sorted(((iou(f, t["box"]), i, j) for i, f in enumerate(found) for j, t in enumerate(truth)), reverse=True)
-    used, hit = set(), [False] * len(truth)
-    for overlap, i, j in pairs:
-        if overlap < threshold:
+    return [o is not None for o in _greedy(iou, found, [t["box"] for t in truth], threshold)]
+
+
+def match_crops(faces: list, truth: list[dict], threshold: float = 0.5) -> list[float | None]:
+    """For each true face, the IoU of the crop made from the detection matched to it (greedy, one to one,
+    :func:`~fer.inference.alignment.crop_region` against the true ``region``), ``None`` if none reaches
+    ``threshold``."""
+    return _greedy(region_iou, [crop_region(f) for f in faces], [t["region"] for t in truth], threshold)
+
+
+def _greedy(overlap, found: list, truth: list, threshold: float) -> list[float | None]:
+    pairs = sorted(((overlap(f, t), i, j) for i, f in enumerate(found) for j, t in enumerate(truth)), reverse=True)
+    used, got = set(), [None] * len(truth)
+    for value, i, j in pairs:
+        if value < threshold:
             break
-        if i in used or hit[j]:
+        if i in used or got[j] is not None:
             continue
         used.add(i)
-        hit[j] = True
-    return hit
+        got[j] = value
+    return got
 
 
 def _rate(hits: list[bool]) -> float | None:
@@ -140,10 +165,14 @@ def evaluate(detector, scenes: list[tuple[np.ndarray, list[dict]]]) -> dict:
     times, hits, loose, n_found, n_tp = [], [], [], 0, 0
     by_size: dict[str, list[bool]] = {"24-48": [], "48-96": [], "96-200": []}
     by_angle: dict[str, list[bool]] = {"0-10": [], "10-20": [], "20-30": []}
+    crops: dict[str, list[float | None]] = {}
     for scene, truth in scenes:
         start = time.perf_counter()
-        found = detector(scene)
+        faces = detector.detect(scene)
         times.append(time.perf_counter() - start)
+        found = [f.box for f in faces]
+        for t, c in zip(truth, match_crops(faces, truth)):
+            crops.setdefault(t.get("source", "faces"), []).append(c)
         hit = match(found, truth)
         hits.extend(hit)
         loose.extend(match(found, truth, LOOSE_IOU))
@@ -158,8 +187,20 @@ def evaluate(detector, scenes: list[tuple[np.ndarray, list[dict]]]) -> dict:
             "faces": len(hits), "detections": n_found, "true_positives": n_tp,
             "recall_by_side_px": {k: _rate(v) for k, v in by_size.items()},
             "recall_by_rotation_deg": {k: _rate(v) for k, v in by_angle.items()},
+            "framed": _framed(crops),
             "ms_per_frame_median": round(1000 * float(np.median(times)), 2),
             "ms_per_frame_p90": round(1000 * float(np.percentile(times, 90)), 2)}
+
+
+def _framed(crops: dict[str, list[float | None]]) -> dict:
+    """The crop scores: overall and per source, share of faces framed (crop IoU >= 0.5) and the median IoU."""
+    def score(values: list[float | None]) -> dict:
+        matched = [v for v in values if v is not None]
+        return {"faces": len(values), "recall": _rate([v is not None for v in values]),
+                "median_iou": round(float(np.median(matched)), 4) if matched else None}
+
+    every = [v for values in crops.values() for v in values]
+    return {**score(every), "by_source": {k: score(v) for k, v in sorted(crops.items())}}
 
 
 def skimage_photos(detectors: dict) -> dict:
@@ -180,8 +221,9 @@ def skimage_photos(detectors: dict) -> dict:
     return out
 
 
-def load_faces(data: Path, ckplus: Path | None, n: int, rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    """Up to ``n`` FER2013 training faces and every CK+ face, as 48x48 gray."""
+def load_faces(data: Path, ckplus: Path | None, n: int,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+    """Up to ``n`` FER2013 training faces and every CK+ face, as 48x48 gray; each face's source; what they are."""
     import warnings
 
     from fer.data import load_ckplus, load_fer2013_csv
@@ -189,15 +231,16 @@ def load_faces(data: Path, ckplus: Path | None, n: int, rng: np.random.Generator
 
     ds = load_fer2013_csv(data)
     train = rng.permutation(np.flatnonzero(ds.split == "train"))[:n]
-    faces = [ds.images[train, ..., 0]]
+    faces, sources = [ds.images[train, ..., 0]], ["fer2013"] * len(train)
     what = f"{len(train)} FER2013 Training faces ({data})"
     if ckplus is not None and Path(ckplus).exists():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ck = load_ckplus(ckplus, classes=EMOTIONS, on_error="skip", size=48)
         faces.append(ck.images[..., 0])
+        sources += ["ckplus"] * len(ck.labels)
         what += f" + {len(ck.labels)} CK+48 faces ({ckplus})"
-    return np.concatenate(faces), what
+    return np.concatenate(faces), np.asarray(sources), what
 
 
 def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int, command: str | None = None) -> dict:
@@ -206,8 +249,8 @@ def run(data: Path, ckplus: Path | None, *, scenes: int, seed: int, command: str
 
     load = load_average()
     rng = np.random.default_rng(seed)
-    faces, what = load_faces(data, ckplus, 2000, rng)
-    built = [make_scene(faces, rng) for _ in range(scenes)]
+    faces, sources, what = load_faces(data, ckplus, 2000, rng)
+    built = [make_scene(faces, rng, sources) for _ in range(scenes)]
     settings = {"yunet": {"max_side": 640, "min_face": 16}, "yunet_photo": dict(PHOTO_SETTINGS["yunet"]),
                 "haar": {"max_side": 640, "min_face": 20}}
     detectors = {"yunet": make_detector("yunet", **settings["yunet"]),

@@ -23,6 +23,8 @@ import numpy as np
 
 from fer.inference.detection import Face
 
+#: An image region as OpenCV's RotatedRect: ``((cx, cy), (w, h), angle in degrees)``, clockwise on screen.
+Region = tuple[tuple[float, float], tuple[float, float], float]
 #: FER2013 framing relative to the eyes (``results/framing_calibration.json``, key ``"framing"``).
 FRAMING: dict[str, float] = {"dx": 0.0212, "dy": 0.2966, "scale": 2.776}
 #: Side of the aligned crop in pixels is the face's own size, kept within these bounds (the classifier resizes).
@@ -44,6 +46,25 @@ def framing_square(landmarks: np.ndarray, framing: dict[str, float] | None = Non
     c, s = math.cos(angle), math.sin(angle)
     offset = np.array([c * f["dx"] - s * f["dy"], s * f["dx"] + c * f["dy"]]) * d
     return mid + offset, f["scale"] * d, angle
+
+
+def crop_region(face: Face, *, align: bool = True, margin: float = 0.1) -> Region:
+    """The part of the image the classifier is given for ``face``: the FER2013-framed square of
+    :func:`aligned_crop` when the face has landmarks (and ``align``), else the box grown by ``margin`` like
+    :func:`~fer.inference.detection.crop_face` (before clipping to the image)."""
+    if align and face.landmarks is not None:
+        centre, side, angle = framing_square(face.landmarks)
+        return (float(centre[0]), float(centre[1])), (side, side), math.degrees(angle)
+    x, y, w, h = face.box
+    return (x + w / 2, y + h / 2), (w * (1 + 2 * margin), h * (1 + 2 * margin)), 0.0
+
+
+def region_iou(a: Region, b: Region) -> float:
+    """Intersection over union of two rotated rectangles (:data:`Region`)."""
+    kind, points = cv2.rotatedRectangleIntersection(a, b)
+    inter = cv2.contourArea(points) if kind != cv2.INTERSECT_NONE and points is not None else 0.0
+    union = a[1][0] * a[1][1] + b[1][0] * b[1][1] - inter
+    return float(inter / union) if union > 0 else 0.0
 
 
 def aligned_crop(image: np.ndarray, face: Face, framing: dict[str, float] | None = None, *,

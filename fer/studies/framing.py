@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from fer.environment import load_average
-from fer.inference.alignment import aligned_crop, eye_geometry
+from fer.inference.alignment import aligned_crop, eye_geometry, framing_square, region_iou
 from fer.inference.detection import Face, YuNetDetector, crop_face, haar_available, make_detector
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "framing_calibration.json"
@@ -78,11 +78,8 @@ def _iou(a, b) -> float:
 
 def _rotated_iou(centre, side: float, angle: float, square: tuple[float, float, float]) -> float:
     x, y, s = square
-    a = ((float(centre[0]), float(centre[1])), (side, side), math.degrees(angle))
-    b = ((x + s / 2, y + s / 2), (s, s), 0.0)
-    kind, points = cv2.rotatedRectangleIntersection(a, b)
-    inter = cv2.contourArea(points) if kind != cv2.INTERSECT_NONE and points is not None else 0.0
-    return float(inter / (side * side + s * s - inter))
+    return region_iou(((float(centre[0]), float(centre[1])), (side, side), math.degrees(angle)),
+                      ((x + s / 2, y + s / 2), (s, s), 0.0))
 
 
 def measure(faces: np.ndarray, detector: YuNetDetector, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -119,10 +116,7 @@ def residuals(faces: np.ndarray, detector: YuNetDetector, framing: dict, box_fra
             missed += 1
             continue
         x, y, s = square
-        mid, d, angle = eye_geometry(found.landmarks)
-        c, sn = math.cos(angle), math.sin(angle)
-        centre = mid + np.array([c * framing["dx"] - sn * framing["dy"], sn * framing["dx"] + c * framing["dy"]]) * d
-        side = framing["scale"] * d
+        centre, side, angle = framing_square(found.landmarks, framing)
         eye.append(_rotated_iou(centre, side, angle, square))
         centre_err.append(float(np.hypot(*(centre - (x + s / 2, y + s / 2)))) / s)
         scale_err.append(side / s - 1)
