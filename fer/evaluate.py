@@ -167,6 +167,13 @@ def evaluate(model: keras.Model, ds_or_images: Dataset | np.ndarray, labels: np.
         ValueError: when the split is missing from the Dataset (naming the present splits), when
             labels are missing/extra, or the model's output size differs from the number of classes,
             or the class names stored in the model (:mod:`fer.class_names`) differ from ``classes``.
+
+    Example:
+        >>> from fer.data.sources import load_dataset
+        >>> from fer.evaluate import evaluate, load_model
+        >>> m = evaluate(load_model("models/fer2013_default.keras"), load_dataset("fer2013.csv.gz"), split="val",
+        ...              tta="flip")  # doctest: +SKIP
+        >>> m["accuracy"], m["macro_f1"], m["per_class"]["disgust"]["recall"]  # doctest: +SKIP
     """
     from fer.landmarks.data import evaluate_landmark_model, is_landmark_model
 

@@ -82,6 +82,15 @@ def train(ds: Dataset, config: TrainConfig | None = None, out_dir: str | os.Path
     Returns:
         A :class:`Run`.
 
+    Example:
+        >>> from fer.data.sources import load_dataset
+        >>> from fer.train import TrainConfig, train
+        >>> ds = load_dataset("fer2013.csv.gz")  # doctest: +SKIP
+        >>> run = train(ds, TrainConfig(model="fer_resnet", epochs=30), "results/runs/my_run")  # doctest: +SKIP
+        >>> run.metrics["val"]["accuracy"], run.out_dir / "model.keras"  # doctest: +SKIP
+
+        Stopped half way (Ctrl-C, a lost machine)? The same call resumes from the last checkpoint.
+
     Raises:
         UsageError: a bad argument (the message names it and the fix).
         ValueError: the dataset cannot train this configuration (no soft labels, no training split...).

@@ -52,3 +52,18 @@ def test_fer_data_exports_one_list():
     assert fer.data.FERSequence is FERSequence and "FERSequence" in fer.data.__all__
     assert len(fer.data.__all__) == len(set(fer.data.__all__))
     assert all(hasattr(fer.data, name) for name in fer.data.__all__)
+
+
+def test_the_docstring_examples_that_need_no_data_run():
+    """Examples marked ``doctest: +SKIP`` need a dataset or a photo; the others run as written."""
+    import doctest
+
+    import fer.evaluate
+    import fer.inference.classifier
+    import fer.train
+    import fer.training.config
+
+    for module in (fer.training.config, fer.train, fer.evaluate, fer.inference.classifier):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.failed == 0, f"{module.__name__}: {result.failed} docstring example(s) failed"
+    assert doctest.testmod(fer.training.config).attempted >= 4

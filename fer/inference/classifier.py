@@ -51,6 +51,14 @@ def load_classifier(path: str | os.PathLike | Sequence[str | os.PathLike] | None
         freeze: run a Keras model as a frozen graph (:func:`~fer.inference.runtimes.frozen_predict`):
             less CPU per call, about a second more to load; for servers and live video.
 
+    Example:
+        >>> import cv2
+        >>> from fer.inference import detect_and_predict, load_classifier
+        >>> clf = load_classifier()  # the shipped models/fer2013_default.keras  # doctest: +SKIP
+        >>> faces = detect_and_predict(cv2.imread("photo.jpg"), clf)  # doctest: +SKIP
+        >>> [(f.label, round(f.confidence, 2)) for f in faces]  # doctest: +SKIP
+        >>> clf.predict(face_crops_48x48_gray)  # (n, 7) probabilities, columns clf.classes  # doctest: +SKIP
+
     Raises:
         FileNotFoundError: the file (or the default model) does not exist, with how to get one.
         ValueError: the file is not a model of a supported format.
@@ -96,6 +104,11 @@ class Classifier:
         classes: the class names, in the column order of :meth:`predict`'s output.
         input_shape: the model's ``(H, W, C)``.
         path: the model file (``None`` for an in-memory model).
+
+    Example:
+        >>> clf = load_classifier("models/fer2013_default.keras")  # doctest: +SKIP
+        >>> probs = clf.predict(crops)  # crops: (n, H, W) or (n, H, W, C) uint8 faces, any size  # doctest: +SKIP
+        >>> dict(zip(clf.classes, probs[0].round(2)))  # doctest: +SKIP
         format: ``"keras"``, ``"tflite"`` or ``"onnx"``.
     """
 

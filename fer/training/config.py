@@ -111,6 +111,16 @@ class TrainConfig:
         backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
             every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
             epoch it was in from the checkpoint's weights.
+
+    Example:
+        >>> from fer.train import TrainConfig
+        >>> cfg = TrainConfig(model="fer_resnet", epochs=30, optimizer="sgd", lr=0.05, schedule="cosine",
+        ...                   label_smoothing=0.1, mixup_alpha=0.2, mixed_precision="mixed_bfloat16")
+        >>> cfg.resolved_shape()  # input_shape=None: the architecture's default
+        (48, 48, 1)
+        >>> saved = TrainConfig.from_dict(cfg.to_dict())  # what config.json holds (the shape resolved), read back
+        >>> saved.input_shape, saved.epochs, saved.mixed_precision
+        ((48, 48, 1), 30, 'mixed_bfloat16')
     """
 
     model: str = "baseline_cnn"
