@@ -65,13 +65,20 @@ def _signature(model: keras.Model) -> list[tuple[str, tuple[tuple[int, ...], ...
     return [(layer.name, tuple(tuple(v.shape) for v in layer.weights)) for layer in model.layers if layer.weights]
 
 
+#: the layers :func:`update_batchnorm` switches off (each has a ``rate`` and draws nothing at rate 0)
+DROPOUT_LAYERS = (keras.layers.Dropout, keras.layers.SpatialDropout1D, keras.layers.SpatialDropout2D,
+                  keras.layers.SpatialDropout3D, keras.layers.GaussianDropout, keras.layers.AlphaDropout)
+
+
 def update_batchnorm(model: keras.Model, data: np.ndarray | Iterable, batch_size: int = 256) -> int:
     """Set every BatchNorm layer's moving mean and variance to their average over ``data``.
 
     The model runs in training mode (each BatchNorm layer normalises with its batch's statistics, as during
     training) and the moving statistics become the exact running mean of the per-batch statistics (the
     momentum of batch ``k`` is ``k / (k + 1)``), as ``torch.optim.swa_utils.update_bn`` does. Weights do not
-    change; dropout runs but only affects the layers after it.
+    change. Dropout is switched off meanwhile: a BatchNorm layer after a dropout layer then measures the
+    activations it gets at test time (no variance shift, Li et al. 2019), and the same model and data always
+    give the same statistics.
 
     Statistics gathered during training describe *augmented* faces (shifted brightness and contrast, erased
     patches); re-estimating them on the clean training faces matches what the model sees at test time
@@ -97,10 +104,13 @@ def update_batchnorm(model: keras.Model, data: np.ndarray | Iterable, batch_size
     if isinstance(data, np.ndarray):
         data = [data[i:i + batch_size] for i in range(len(data))[::batch_size]]
     saved = [(bn, bn.momentum, bn.trainable) for bn in bns]
+    dropouts = [(layer, layer.rate) for layer in _all_layers(model) if isinstance(layer, DROPOUT_LAYERS)]
     seen = 0
     try:
         for bn in bns:
             bn.trainable = True  # a frozen BatchNorm runs in inference mode and would not update
+        for layer, _ in dropouts:
+            layer.rate = 0.0  # Keras' dropout layers draw no mask at rate 0
         indexable = hasattr(data, "__len__") and hasattr(data, "__getitem__")  # a list or a keras PyDataset
         for k, batch in enumerate((data[i] for i in range(len(data))) if indexable else data):
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
@@ -111,6 +121,8 @@ def update_batchnorm(model: keras.Model, data: np.ndarray | Iterable, batch_size
     finally:
         for bn, momentum, trainable in saved:
             bn.momentum, bn.trainable = momentum, trainable
+        for layer, rate in dropouts:
+            layer.rate = rate
     if not seen:
         raise ValueError("update_batchnorm: no images given; pass the training images")
     return len(bns)

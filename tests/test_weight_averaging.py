@@ -64,6 +64,26 @@ def test_update_batchnorm_sets_the_mean_of_the_per_batch_statistics():
     assert update_batchnorm(plain, np.zeros((4, 2))) == 0
 
 
+def test_batchnorm_after_dropout_is_re_estimated_without_dropout_and_the_same_every_time():
+    """Dropout before a BatchNorm layer is off while its statistics are measured: the result is what the
+    layer sees at test time, the same on every call, and the dropout rate is restored."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 1))
+    x = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = keras.layers.Dropout(0.5, name="drop")(x)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x))
+    images = np.random.default_rng(0).uniform(0, 255, (40, 6, 6, 1)).astype("float32")
+    bn = model.get_layer("bn")
+    update_batchnorm(model, images, batch_size=10)
+    first = bn.moving_variance.numpy().copy()
+    update_batchnorm(model, images, batch_size=10)
+    np.testing.assert_array_equal(bn.moving_variance.numpy(), first)
+    feats = np.asarray(keras.Model(model.input, model.get_layer("conv").output)(images)).reshape(4, -1, 4)
+    np.testing.assert_allclose(first, feats.var(axis=1).mean(axis=0), rtol=1e-3, atol=1e-3)  # no dropout in it
+    assert model.get_layer("drop").rate == 0.5
+
+
 def test_averaged_saved_models_keep_class_names_and_round_trip(tmp_path):
     paths = []
     for seed in (0, 1):
