@@ -19,6 +19,7 @@ from fer.benchmarks.detect import FRAME, paste
 from fer.class_names import attach_class_names
 from fer.cli.predict import add_predict_parser, add_webcam_parser
 from fer.inference import (
+    BOX_FRAMING,
     DEMO_IMAGE,
     FRAMING,
     Face,
@@ -317,12 +318,33 @@ def test_aligned_crop_levels_the_eyes_and_frames_them_as_calibrated():
         aligned_crop(image, Face((0, 0, 10, 10), None, 1.0))
 
 
+def test_a_box_framed_crop_takes_its_square_from_the_box_and_its_angle_from_the_eyes():
+    from fer.inference.alignment import BOX_FRAMING, crop_region, face_square
+
+    mid, angle = np.array([200.0, 180.0]), math.radians(-20)
+    u = np.array([math.cos(angle), math.sin(angle)]) * 30
+    marks = np.array([mid - u, mid + u, mid + [0, 30], mid + [-20, 60], mid + [20, 60]], np.float32)
+    face = Face((140, 120, 100, 110), marks, 0.9)
+    centre, side, got = face_square(face, "box")
+    assert side == pytest.approx(BOX_FRAMING["scale"] * 100) and got == pytest.approx(angle)
+    assert np.allclose(centre, [190 + BOX_FRAMING["dx"] * 100, 175 + BOX_FRAMING["dy"] * 110])
+    assert crop_region(face, square_from="box")[1:] == ((side, side), pytest.approx(-20.0))
+    image = np.zeros((400, 400), np.uint8)
+    image[170:181, 185:196] = 255  # a bright patch at the box framing's centre: the crop's centre
+    crop = aligned_crop(image, face, square_from="box", size=128)
+    ys, xs = np.nonzero(crop > 128)
+    assert abs(xs.mean() - 64) < 4 and abs(ys.mean() - 64) < 4
+    with pytest.raises(ValueError, match="square_from"):
+        face_square(face, "nose")
+
+
 def test_framing_constants_are_the_committed_measurement():
     path = ROOT / "results" / "framing_calibration.json"
     if not path.is_file():
         pytest.skip("results/framing_calibration.json not present (run python -m fer.inference.calibrate_framing)")
     report = json.loads(path.read_text())
     assert report["framing"] == FRAMING and "calibrate_framing" in report["command"]
+    assert report["box_framing"] == BOX_FRAMING
     assert report["held_out_residuals"]["eye_framing_iou"]["median"] > 0.6
 
 

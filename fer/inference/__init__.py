@@ -36,7 +36,7 @@ The commands ``python -m fer predict`` / ``webcam`` are :mod:`fer.cli.predict`.
 """
 
 from fer.class_names import attach_class_names, class_names
-from fer.inference.alignment import FRAMING, aligned_crop
+from fer.inference.alignment import BOX_FRAMING, FRAMING, aligned_crop
 from fer.inference.classifier import DEFAULT_MODEL, Classifier, load_classifier
 from fer.inference.detection import (
     DETECTORS,
@@ -60,7 +60,8 @@ from fer.inference.tracking import IoUTracker
 from fer.inference.video import plot_timeline, predict_video
 
 __all__ = [
-    "DEFAULT_MODEL", "DEMO_IMAGE", "DETECTORS", "FRAMING", "LIVE_DETECTOR", "Box", "Classifier", "Face", "FaceDetector",
+    "BOX_FRAMING", "DEFAULT_MODEL", "DEMO_IMAGE", "DETECTORS", "FRAMING", "LIVE_DETECTOR", "Box", "Classifier",
+    "Face", "FaceDetector",
     "FaceResult", "HaarDetector", "IoUTracker", "YuNetDetector", "aligned_crop", "haar_available", "make_detector",
     "attach_class_names", "class_names", "load_classifier", "load_keras_model", "read_metadata",
     "detect_faces", "crop_face", "detect_and_predict", "predict_images", "annotate", "draw_predictions",

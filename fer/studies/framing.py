@@ -134,20 +134,23 @@ def residuals(faces: np.ndarray, detector: YuNetDetector, framing: dict, box_fra
 
 
 def check_accuracy(images: np.ndarray, labels: np.ndarray, classifier, rng: np.random.Generator,
-                   yunet: YuNetDetector, framing: dict | None = None) -> dict:
-    """Accuracy of ``classifier`` on ``images`` pasted into canvases and re-detected, crop by crop method."""
+                   yunet: YuNetDetector, framing: dict | None = None, box_framing: dict | None = None) -> dict:
+    """Accuracy of ``classifier`` on ``images`` pasted into canvases and re-detected, crop by crop method
+    (``yunet_aligned_box_framed``: the crop's centre and side from the box, levelled by the eyes)."""
     haar = make_detector("haar") if haar_available() else None
-    crops: dict[str, list] = {"original_crop": [], "yunet_aligned_calibrated": [], "yunet_raw_box": [],
-                              "haar_box_margin_0.1": []}
+    crops: dict[str, list] = {"original_crop": [], "yunet_aligned_calibrated": [], "yunet_aligned_box_framed": [],
+                              "yunet_raw_box": [], "haar_box_margin_0.1": []}
     found: dict[str, list[bool]] = {k: [] for k in crops}
     for face in images:
         canvas, square = composite(face, rng)
         crops["original_crop"].append(face)
         found["original_crop"].append(True)
         hit = _best(yunet.detect(canvas), square)
-        for key in ("yunet_aligned_calibrated", "yunet_raw_box"):
+        for key in ("yunet_aligned_calibrated", "yunet_aligned_box_framed", "yunet_raw_box"):
             found[key].append(hit is not None)
         crops["yunet_aligned_calibrated"].append(aligned_crop(canvas, hit, framing) if hit is not None else face)
+        crops["yunet_aligned_box_framed"].append(aligned_crop(canvas, hit, box_framing, square_from="box")
+                                                 if hit is not None else face)
         crops["yunet_raw_box"].append(crop_face(canvas, hit.box, 0.0) if hit is not None else face)
         if haar is not None:
             boxes = [Face(b, None, 1.0) for b in haar(canvas)]
@@ -199,11 +202,11 @@ def run(data: Path, ckplus: Path | None, *, n_fit: int, n_check: int, n_public: 
             warnings.simplefilter("ignore")
             ck = load_ckplus(ckplus, classes=EMOTIONS, on_error="skip")
         checks["ckplus"] = {"faces": len(ck.labels),
-                            **check_accuracy(ck.images[..., 0], ck.labels, clf, rng, yunet, framing)}
+                            **check_accuracy(ck.images[..., 0], ck.labels, clf, rng, yunet, framing, box_framing)}
     if n_public:
         val = rng.permutation(np.flatnonzero(ds.split == "val"))[:n_public]
         checks["fer2013_publictest_sample"] = {"faces": len(val), **check_accuracy(
-            ds.images[val, ..., 0], ds.labels[val], clf, rng, yunet, framing)}
+            ds.images[val, ..., 0], ds.labels[val], clf, rng, yunet, framing, box_framing)}
     return {
         "command": command or command_line(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
