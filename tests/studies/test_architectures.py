@@ -149,3 +149,13 @@ def test_costs_can_be_measured_again_without_touching_the_scores(faces, tmp_path
     assert after["accuracy"] == before["accuracy"] and after["confidence_95"] == before["confidence_95"]
     assert after["cost"]["params"] == before["cost"]["params"] and "cost_remeasured" in after
     assert (run / "model.keras").stat().st_mtime_ns == stamp
+    # a fresh clone has no trained model files: the architecture is rebuilt and timed, the file size kept
+    for name in ("model.keras", "final.keras", "best.keras"):
+        (run / name).unlink(missing_ok=True)
+    assert arch.remeasure_costs(tmp_path, seconds=0.05, log=lambda _: None) == [run]
+    rebuilt = json.loads((run / arch.RECORD).read_text())
+    assert rebuilt["cost"]["params"] == before["cost"]["params"]
+    assert rebuilt["cost"]["flops_per_face"] == before["cost"]["flops_per_face"]
+    assert rebuilt["cost"]["file_bytes"] == before["cost"]["file_bytes"] and rebuilt["cost"]["latency_batch1_ms"] > 0
+    assert "rebuilt from config.json" in rebuilt["cost_remeasured"]["timed"]
+    assert rebuilt["accuracy"] == before["accuracy"]
