@@ -49,6 +49,7 @@ def summary_table(out: str | os.PathLike) -> pd.DataFrame:
             "params": cost["params"], "flops_per_face": cost["flops_per_face"],
             "train_images_per_s": cost.get("train_images_per_s"),
             "train_hours": _hours(r.get("train_seconds") or r.get("wall_seconds")),
+            "train_hours_from": "epochs" if r.get("train_seconds") else "wall clock",
             "latency_batch1_ms": cost["latency_batch1_ms"], "throughput_batch256": cost["throughput_batch256"],
             "facemesh_ms": mesh.get("latency_batch1_ms"),
             "end_to_end_latency_ms": cost.get("end_to_end_latency_batch1_ms", cost["latency_batch1_ms"]),
@@ -106,12 +107,17 @@ def markdown_table(table: pd.DataFrame, sources: Sequence[dict] = ()) -> str:
             f"| {100 * r['accuracy']:.1f}% ({100 * r['accuracy_low']:.1f}-{100 * r['accuracy_high']:.1f}) "
             f"| {100 * r['macro_f1']:.1f}% ({100 * r['macro_f1_low']:.1f}-{100 * r['macro_f1_high']:.1f}) "
             f"| {r['params'] / 1e6:.2f}M | {r['flops_per_face'] / 1e6:.0f} | {_num(r['train_images_per_s'], 0)} "
-            f"| {_num(r['train_hours'], 2)} | {r['latency_batch1_ms']:.1f} "
+            f"| {_num(r['train_hours'], 2)}{WALL_MARK if r.get('train_hours_from') == 'wall clock' else ''} "
+            f"| {r['latency_batch1_ms']:.1f} "
             f"| {_num(r.get('end_to_end_latency_ms', r['latency_batch1_ms']), 1)} "
             f"| {_num(r.get('end_to_end_throughput', r['throughput_batch256']), 0)} "
             f"| {failures} "
             f"| {_num(r['file_mb'], 1)} |")
     notes = landmark_notes(table)
+    if "train_hours_from" in table and (table["train_hours_from"] == "wall clock").any():
+        notes += ["", f"*train h* is the number of epochs times the median epoch's time; {WALL_MARK}: a run from "
+                  "before epochs were timed, whose time is the training process' wall clock: it includes any "
+                  "pause or load of the machine during the run and misses the time before a resume."]
     if sources:
         notes += ["", "What the source projects report, each under its own protocol (not comparable number for "
                   "number):", "", "| model | reported | their protocol |", "|---|---|---|"]
@@ -163,6 +169,10 @@ def difference_interval(a, b) -> tuple[float, float]:
     low = d - ((a["accuracy"] - a["accuracy_low"]) ** 2 + (b["accuracy_high"] - b["accuracy"]) ** 2) ** 0.5
     high = d + ((a["accuracy_high"] - a["accuracy"]) ** 2 + (b["accuracy"] - b["accuracy_low"]) ** 2) ** 0.5
     return float(low), float(high)
+
+
+#: marks a training time read from the wall clock (see :func:`markdown_table`)
+WALL_MARK = "†"
 
 
 def _hours(seconds: float | None) -> float | None:

@@ -122,6 +122,14 @@ def test_an_interrupted_study_continues_where_it_stopped(faces, tmp_path, monkey
     assert record["train_seconds"] == pytest.approx(2 * float(np.median(seconds)))
     table = arch.write_report(tmp_path)
     assert table.loc[0, "train_hours"] == pytest.approx(record["train_seconds"] / 3600)
+    assert report.WALL_MARK not in (tmp_path / "comparison.md").read_text()
+    # a record from before epochs were timed: its wall clock, marked as such
+    record.pop("train_seconds")
+    (tmp_path / "baseline_cnn" / arch.RECORD).write_text(json.dumps(record))
+    table = arch.write_report(tmp_path)
+    assert table.loc[0, "train_hours"] == pytest.approx(record["wall_seconds"] / 3600)
+    text = (tmp_path / "comparison.md").read_text()
+    assert f"{table.loc[0, 'train_hours']:.2f}{report.WALL_MARK} |" in text and "wall clock" in text
 
 
 def test_the_study_says_which_split_is_missing(faces, tmp_path):
