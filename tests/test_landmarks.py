@@ -311,10 +311,14 @@ def test_landmark_predict_fn_runs_facemesh_itself(mesh, hopper48):
 def test_study_runs_are_parsed_and_bad_ones_refused():
     from fer.studies.landmarks import parse_run
 
-    assert parse_run("landmark_gnn@anatomical:6") == ("landmark_gnn", "anatomical", 6)
-    assert parse_run("landmark_mlp:40") == ("landmark_mlp", None, 40)
-    with pytest.raises(ValueError, match="model\\[@graph\\]:epochs"):
-        parse_run("landmark_mlp")
+    assert parse_run("landmark_gnn@anatomical:6") == ("landmark_gnn", {"graph": "anatomical"}, 6,
+                                                       "landmark_gnn_anatomical")
+    assert parse_run("landmark_mlp:40") == ("landmark_mlp", {}, 40, "landmark_mlp")
+    assert parse_run("landmark_mlp+batchnorm:40") == ("landmark_mlp", {"batchnorm": True}, 40,
+                                                      "landmark_mlp_batchnorm")
+    for bad in ("landmark_mlp", "landmark_mlp+:4", "landmark_mlp+batch-norm:4", ":4"):
+        with pytest.raises(ValueError, match="model\\[@graph\\]\\[\\+flag...\\]:epochs"):
+            parse_run(bad)
 
 
 def test_load_classifier_takes_face_crops_for_landmark_and_fusion_models(mesh, hopper48, tmp_path):

@@ -53,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                            description=landmarks.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     m.add_argument("--data", required=True, help="fer2013.csv(.gz)")
     m.add_argument("--out", default="results/landmarks")
-    m.add_argument("--runs", nargs="+", default=list(landmarks.DEFAULT_RUNS), help="model[@graph]:epochs entries")
+    m.add_argument("--runs", nargs="+", default=list(landmarks.DEFAULT_RUNS),
+                   help="model[@graph][+flag]:epochs entries (+flag: a builder option set to true, "
+                   "e.g. landmark_mlp+batchnorm:40)")
     m.add_argument("--seed", type=int, default=42)
     m.set_defaults(func=_landmarks)
 

@@ -33,10 +33,12 @@ def _softmax_head(x, num_classes: int):
     return layers.Activation("softmax", dtype="float32", name="predictions")(x)
 
 
-def _mlp_features(x, units, dropout: float, prefix: str = "fc"):
+def _mlp_features(x, units, dropout: float, prefix: str = "fc", batchnorm: bool = False):
     x = layers.Flatten(name=f"{prefix}_flatten")(x)
     for k, u in enumerate(units, start=1):
-        x = layers.Dense(u, name=f"{prefix}{k}_dense")(x)
+        x = layers.Dense(u, use_bias=not batchnorm, name=f"{prefix}{k}_dense")(x)
+        if batchnorm:
+            x = layers.BatchNormalization(name=f"{prefix}{k}_bn")(x)
         x = layers.ReLU(name=f"{prefix}{k}_relu")(x)
         x = layers.Dropout(dropout, name=f"{prefix}{k}_dropout")(x)
     return x
@@ -45,7 +47,7 @@ def _mlp_features(x, units, dropout: float, prefix: str = "fc"):
 @register("landmark_mlp", LANDMARK_SHAPE)
 def build_landmark_mlp(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classes: int = 7,
                        weights: str | None = None, units: tuple[int, ...] = (512, 256),
-                       dropout: float = 0.3) -> keras.Model:
+                       dropout: float = 0.3, batchnorm: bool = False) -> keras.Model:
     """A multilayer perceptron on the flattened landmarks: 1404 → 512 → 256 → classes.
 
     Args:
@@ -54,6 +56,8 @@ def build_landmark_mlp(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classe
         weights: ``None`` or a path to a ``.weights.h5`` file of the same architecture.
         units: hidden layer widths (ReLU, each followed by dropout).
         dropout: dropout rate after each hidden layer.
+        batchnorm: BatchNorm between each hidden layer's matrix product and its ReLU (the layer's bias
+            then dropped).
 
     Returns:
         An uncompiled ``keras.Model`` taking normalised landmarks; 852,487 parameters at the
@@ -63,7 +67,7 @@ def build_landmark_mlp(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classe
         The source project's landmark MLP (1404 → 512 → 256 → 7, about 850K parameters, 45.2% on FER2013).
     """
     inputs = _landmark_input(input_shape)
-    x = _mlp_features(inputs, units, dropout)
+    x = _mlp_features(inputs, units, dropout, batchnorm=batchnorm)
     model = keras.Model(inputs, _softmax_head(x, num_classes), name="landmark_mlp")
     load_weights_file(model, weights)
     return model

@@ -2,7 +2,7 @@
 PublicTest, write a summary.
 
 ``python -m fer study landmarks --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
-every entry of ``--runs`` (``model[@graph]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
+every entry of ``--runs`` (``model[@graph][+flag]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
 one warm-up epoch, batch 64, the landmark augmentation (:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through
 :func:`fer.train.train` into ``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val``
 (PublicTest) face, failed meshes included (they get the fallback face), and rewrites ``<out>/summary.json``
@@ -22,13 +22,18 @@ SOURCE_ACCURACY = {"landmark_mlp": 0.452, "landmark_transformer": 0.536, "landma
 DEFAULT_RUNS = ("landmark_mlp:40", "landmark_gnn@mesh:4", "landmark_gnn@anatomical:4")
 
 
-def parse_run(spec: str) -> tuple[str, str | None, int]:
-    """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", "mesh", 6)``."""
+def parse_run(spec: str) -> tuple[str, dict, int, str]:
+    """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", {"graph": "mesh"}, 6, "landmark_gnn_mesh")``; each
+    ``+flag`` turns a boolean builder option on: ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp",
+    {"batchnorm": True}, 40, "landmark_mlp_batchnorm")``. The last item is the run's folder name."""
     head, _, epochs = spec.partition(":")
+    head, *flags = head.split("+")
     model, _, graph = head.partition("@")
-    if not epochs.isdigit() or int(epochs) < 1:
-        raise ValueError(f"--runs {spec!r}: write model[@graph]:epochs, e.g. landmark_gnn@mesh:6")
-    return model, graph or None, int(epochs)
+    if not epochs.isdigit() or int(epochs) < 1 or not model or not all(f.isidentifier() for f in flags):
+        raise ValueError(f"--runs {spec!r}: write model[@graph][+flag...]:epochs, e.g. landmark_gnn@mesh:6 or "
+                         "landmark_mlp+batchnorm:40")
+    options = {**({"graph": graph} if graph else {}), **{f: True for f in flags}}
+    return model, options, int(epochs), "_".join([model, *([graph] if graph else []), *flags])
 
 
 def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs: list[str] = DEFAULT_RUNS, *,
@@ -50,7 +55,7 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
     data = resolve_path(data_spec)
     from fer.landmarks.data import FUSION_MODELS
 
-    ds = landmark_dataset(load_dataset(data), keep_faces=any(m in FUSION_MODELS for m, _, _ in runs))
+    ds = landmark_dataset(load_dataset(data), keep_faces=any(r[0] in FUSION_MODELS for r in runs))
     out = Path(out)
     summary_path = out / "summary.json"
     summary = {"command": command or command_line(), "dataset": str(data_spec), "dataset_sha256": file_sha256(data),
@@ -62,9 +67,7 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
         import json
 
         summary["runs"] = json.loads(summary_path.read_text()).get("runs", {})
-    for model, graph, epochs in runs:
-        name = model + (f"_{graph}" if graph else "")
-        options = {"graph": graph} if graph else {}
+    for model, options, epochs, name in runs:
         cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
                           warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed)
         t0 = time.time()

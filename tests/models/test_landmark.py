@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import keras
 import numpy as np
 import pytest
 
@@ -100,13 +101,14 @@ def test_transformer_classifies_the_cls_token_and_points_have_identity():
 
 
 def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(tmp_path):
-    cases = {"landmark_mlp": {}, "landmark_transformer": {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 32},
+    cases = {"landmark_mlp": {}, "landmark_mlp_bn": {"batchnorm": True},
+             "landmark_transformer": {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 32},
              "landmark_gnn": {}, "landmark_gnn_anatomical": {"graph": "anatomical"}, "fer_landmark_fusion": {}}
     landmarks = _landmarks(2, seed=5)
     images = np.random.default_rng(5).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
     models, inputs, weights = {}, {}, {}
     for case, options in cases.items():
-        name = "landmark_gnn" if case.startswith("landmark_gnn") else case
+        name = next(n for n in ("landmark_gnn", "landmark_mlp", case) if case.startswith(n))
         models[case] = fer.models.build(name, **options)
         inputs[case] = {"image": images, "landmarks": landmarks} if name == "fer_landmark_fusion" else landmarks
         weights[case] = len(models[case].weights)
@@ -119,3 +121,12 @@ def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(t
     gnn = {case: np.asarray(models[case](landmarks, training=False))
            for case in ("landmark_gnn", "landmark_gnn_anatomical")}
     assert not np.allclose(gnn["landmark_gnn"], gnn["landmark_gnn_anatomical"])
+
+
+def test_the_mlp_can_normalise_each_hidden_layer():
+    plain, normed = fer.models.build("landmark_mlp"), fer.models.build("landmark_mlp", batchnorm=True)
+    norms = [layer.name for layer in normed.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert norms == ["fc1_bn", "fc2_bn"]
+    assert normed.get_layer("fc1_dense").use_bias is False and plain.get_layer("fc1_dense").use_bias is True
+    # BatchNorm adds 4 numbers per unit and each hidden layer drops its bias
+    assert normed.count_params() - plain.count_params() == 3 * (512 + 256)
