@@ -196,7 +196,7 @@ def build_fer_landmark_fusion(input_shape: tuple[int, int, int] = (48, 48, 1), n
                               weights: str | None = None, landmark_shape: tuple[int, int] = LANDMARK_SHAPE,
                               widths: tuple[int, ...] = (64, 128, 256, 320), depths: tuple[int, ...] = (1, 2, 2, 1),
                               landmark_units: tuple[int, ...] = (512, 256), fusion_units: int = 256,
-                              dropout: float = 0.3) -> keras.Model:
+                              dropout: float = 0.3, landmark_batchnorm: bool = False) -> keras.Model:
     """Image + landmarks, trained end to end: ``fer_resnet`` image features and an MLP landmark branch, concatenated.
 
     Two inputs: ``image`` (pixels in ``[0, 255]``, like every image model) and ``landmarks`` (normalised
@@ -213,6 +213,9 @@ def build_fer_landmark_fusion(input_shape: tuple[int, int, int] = (48, 48, 1), n
         landmark_units: hidden widths of the landmark branch.
         fusion_units: width of the dense layer after concatenation.
         dropout: dropout in both branches and after fusion.
+        landmark_batchnorm: BatchNorm in the landmark branch's hidden layers, as in ``landmark_mlp`` (off: the
+            committed study run was trained without it; to compare, ``python -m fer study landmarks --runs
+            fer_landmark_fusion+landmark_batchnorm:8``).
 
     Returns:
         An uncompiled two-input ``keras.Model`` (inputs named ``image`` and ``landmarks``);
@@ -228,7 +231,7 @@ def build_fer_landmark_fusion(input_shape: tuple[int, int, int] = (48, 48, 1), n
     x = residual_trunk(x, widths, depths, prefix="image_")
     x = layers.Dropout(dropout, name="image_dropout")(x)
     lm = _landmark_input(landmark_shape)
-    y = _mlp_features(lm, landmark_units, dropout, prefix="lm_fc")
+    y = _mlp_features(lm, landmark_units, dropout, prefix="lm_fc", batchnorm=landmark_batchnorm)
     z = layers.Concatenate(name="fusion_concat")([x, y])
     z = layers.Dense(fusion_units, name="fusion_dense")(z)
     z = layers.ReLU(name="fusion_relu")(z)

@@ -130,3 +130,13 @@ def test_the_mlp_normalises_each_hidden_layer_unless_asked_not_to():
     assert normed.get_layer("fc1_dense").use_bias is False and plain.get_layer("fc1_dense").use_bias is True
     # BatchNorm adds 4 numbers per unit and each hidden layer drops its bias
     assert normed.count_params() - plain.count_params() == 3 * (512 + 256)
+
+
+def test_the_fusion_model_can_normalise_its_landmark_branch():
+    plain, normed = fer.models.build("fer_landmark_fusion"), fer.models.build("fer_landmark_fusion",
+                                                                             landmark_batchnorm=True)
+    assert not any(layer.name.startswith("lm_fc") and isinstance(layer, keras.layers.BatchNormalization)
+                   for layer in plain.layers)
+    assert [layer.name for layer in normed.layers if layer.name.startswith("lm_fc") and
+            isinstance(layer, keras.layers.BatchNormalization)] == ["lm_fc1_bn", "lm_fc2_bn"]
+    assert normed.count_params() - plain.count_params() == 3 * (512 + 256)
