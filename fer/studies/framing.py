@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from fer.environment import load_average
-from fer.inference.alignment import aligned_crop, eye_geometry, framing_square, region_iou
+from fer.inference.alignment import aligned_crop, eye_geometry, face_square, framing_square, region_iou
 from fer.inference.detection import Face, YuNetDetector, crop_face, haar_available, make_detector
 
 RESULTS = Path(__file__).resolve().parents[2] / "results" / "framing_calibration.json"
@@ -121,9 +121,7 @@ def residuals(faces: np.ndarray, detector: YuNetDetector, framing: dict, box_fra
         centre_err.append(float(np.hypot(*(centre - (x + s / 2, y + s / 2)))) / s)
         scale_err.append(side / s - 1)
         tilt.append(math.degrees(angle))
-        bx, by, bw, bh = found.box
-        bc = (bx + bw / 2 + box_framing["dx"] * bw, by + bh / 2 + box_framing["dy"] * bh)
-        bs = box_framing["scale"] * bw
+        bc, bs, _ = face_square(found, "box", box_framing)  # the box-based square, kept upright here
         box.append(_iou((bc[0] - bs / 2, bc[1] - bs / 2, bs, bs), (x, y, s, s)))
     q = lambda v: {"mean": round(float(np.mean(v)), 4), "median": round(float(np.median(v)), 4),  # noqa: E731
                    "p10": round(float(np.percentile(v, 10)), 4), "p90": round(float(np.percentile(v, 90)), 4)}
