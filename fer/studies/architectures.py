@@ -235,6 +235,8 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
                         build=lambda: build(cfg.model, shape, classes, **{k: v for k, v in cfg.model_options.items()
                                                                           if k not in ("weights", "embedding")}))
     weights = cfg.model_options.get("weights")
+    train_seconds = training_seconds(history)
+    seconds = train_seconds or history.get("wall_seconds")  # the wall clock only for runs whose epochs were not timed
     record = {
         "entry": e.name, "model": cfg.model, "scale": scale, "input_shape": list(shape),
         "sees": sees(cfg.model), "inputs": {k: list(v) for k, v in input_specs(model).items()},
@@ -244,9 +246,8 @@ def record_run(e: Entry, cfg: TrainConfig, run_dir: Path, ds: Dataset, scale: st
                          "trained from random weights" if e.imagenet and not weights else None),
         "loss": cfg.loss, "budget": spent,
         "wall_seconds": history.get("wall_seconds"),
-        "train_seconds": training_seconds(history),
-        "train_images_per_s_run": (spent["images_seen"] / history["wall_seconds"]
-                                   if history.get("wall_seconds") else None),
+        "train_seconds": train_seconds,
+        "train_images_per_s_run": spent["images_seen"] / seconds if seconds else None,
         "cost": cost,
         "eval_split": f"{EVAL_SPLIT} (FER2013 PublicTest)" if EVAL_SPLIT in ds.splits() else EVAL_SPLIT,
         "eval_faces": metrics["num_samples"],

@@ -120,6 +120,7 @@ def test_an_interrupted_study_continues_where_it_stopped(faces, tmp_path, monkey
     # the training time counts both epochs (the one before the stop too), and it is the table's training time
     seconds = json.loads((tmp_path / "baseline_cnn" / "history.json").read_text())["epoch_seconds"]
     assert record["train_seconds"] == pytest.approx(2 * float(np.median(seconds)))
+    assert record["train_images_per_s_run"] == pytest.approx(record["budget"]["images_seen"] / record["train_seconds"])
     table = arch.write_report(tmp_path)
     assert table.loc[0, "train_hours"] == pytest.approx(record["train_seconds"] / 3600)
     assert report.WALL_MARK not in (tmp_path / "comparison.md").read_text()
