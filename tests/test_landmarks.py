@@ -316,8 +316,12 @@ def test_study_runs_are_parsed_and_bad_ones_refused():
     assert parse_run("landmark_mlp:40") == ("landmark_mlp", {}, 40, "landmark_mlp")
     assert parse_run("landmark_mlp+batchnorm:40") == ("landmark_mlp", {"batchnorm": True}, 40,
                                                       "landmark_mlp_batchnorm")
-    for bad in ("landmark_mlp", "landmark_mlp+:4", "landmark_mlp+batch-norm:4", ":4"):
-        with pytest.raises(ValueError, match="model\\[@graph\\]\\[\\+flag...\\]:epochs"):
+    assert parse_run("landmark_gnn@mesh+readout=flatten+readout_dim=8:4") == (
+        "landmark_gnn", {"graph": "mesh", "readout": "flatten", "readout_dim": 8}, 4,
+        "landmark_gnn_mesh_readout_flatten_readout_dim_8")
+    for bad in ("landmark_mlp", "landmark_mlp+:4", "landmark_mlp+batch-norm:4", ":4", "landmark_gnn+readout=:4",
+                "landmark_gnn+readout=a/b:4"):
+        with pytest.raises(ValueError, match="model\\[@graph\\]\\[\\+flag\\|\\+option=value...\\]:epochs"):
             parse_run(bad)
 
 

@@ -54,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--data", required=True, help="fer2013.csv(.gz)")
     m.add_argument("--out", default="results/landmarks")
     m.add_argument("--runs", nargs="+", default=list(landmarks.DEFAULT_RUNS),
-                   help="model[@graph][+flag]:epochs entries (+flag: a builder option set to true, "
-                   "e.g. landmark_mlp+batchnorm:40)")
+                   help="model[@graph][+flag|+option=value]:epochs entries (+flag: a builder option set to "
+                   "true, e.g. landmark_mlp+batchnorm:40; +option=value: set to a word or an integer, e.g. "
+                   "landmark_gnn@mesh+readout=flatten:4)")
     m.add_argument("--seed", type=int, default=42)
     m.set_defaults(func=_landmarks)
 

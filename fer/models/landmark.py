@@ -131,7 +131,14 @@ def build_landmark_transformer(input_shape: tuple[int, int] = LANDMARK_SHAPE, nu
     return model
 
 
-def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, prefix: str = "gconv"):
+GNN_READOUTS = ("pool", "flatten")
+
+
+def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, readout: str = "pool",
+                  readout_dim: int = 4, prefix: str = "gconv"):
+    if readout not in GNN_READOUTS:
+        raise ValueError(f"landmark_gnn: readout={readout!r} is not one of {GNN_READOUTS}: 'pool' averages and "
+                         "max-pools over the points, 'flatten' keeps a few features of every point")
     num_nodes = int(x.shape[1])
     x = layers.Dense(node_dim, name=f"{prefix}_input_dense")(x)
     x = NodeEmbedding(name=f"{prefix}_node_embedding")(x)
@@ -142,6 +149,10 @@ def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, prefix: s
         if int(shortcut.shape[-1]) == u:
             x = layers.Add(name=f"{prefix}{i}_add")([x, shortcut])
         x = layers.ReLU(name=f"{prefix}{i}_relu")(x)
+    if readout == "flatten":  # which point carries a feature is kept, as in landmark_mlp
+        x = layers.Dense(readout_dim, name=f"{prefix}_readout_dense")(x)
+        x = layers.Flatten(name=f"{prefix}_readout_flatten")(x)
+        return layers.Dropout(dropout, name=f"{prefix}_readout_dropout")(x)
     mean = layers.GlobalAveragePooling1D(name=f"{prefix}_mean_pool")(x)
     peak = layers.GlobalMaxPooling1D(name=f"{prefix}_max_pool")(x)
     x = layers.Concatenate(name=f"{prefix}_pool")([mean, peak])
@@ -152,7 +163,8 @@ def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, prefix: s
 def build_landmark_gnn(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classes: int = 7,
                        weights: str | None = None, graph: str = "mesh",
                        units: tuple[int, ...] = (32, 32, 64, 64, 64), node_dim: int = 32,
-                       head_units: int = 128, dropout: float = 0.3) -> keras.Model:
+                       head_units: int = 128, dropout: float = 0.3, readout: str = "pool",
+                       readout_dim: int = 4) -> keras.Model:
     """A graph convolutional network over a fixed FaceMesh graph with global mean + max pooling.
 
     Each point's coordinates go through a shared dense layer plus a learned per-node embedding (so the
@@ -172,6 +184,11 @@ def build_landmark_gnn(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classe
         node_dim: width of the per-node input embedding.
         head_units: width of the dense layer after pooling.
         dropout: dropout after pooling and in the head.
+        readout: how the points' features reach the head: ``"pool"`` (mean and max over the points, so the
+            head does not know which point carried a feature) or ``"flatten"`` (a shared dense layer maps each
+            point to ``readout_dim`` numbers, all of them flattened into the head; the trial and its rule are in
+            ``results/landmarks/README.md``).
+        readout_dim: features per point kept by ``readout="flatten"``.
 
     Returns:
         An uncompiled ``keras.Model`` taking normalised landmarks; 45,831 parameters at the
@@ -182,7 +199,7 @@ def build_landmark_gnn(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classe
         the source project's landmark GNN (5 graph-conv layers, 157 anatomical edges, 537K parameters, 50.6%).
     """
     inputs = _landmark_input(input_shape)
-    x = _gnn_features(inputs, graph, units, node_dim, dropout)
+    x = _gnn_features(inputs, graph, units, node_dim, dropout, readout, readout_dim)
     x = layers.Dense(head_units, name="fc1_dense")(x)
     x = layers.ReLU(name="fc1_relu")(x)
     x = layers.Dropout(dropout, name="fc1_dropout")(x)

@@ -2,7 +2,7 @@
 PublicTest, write a summary.
 
 ``python -m fer study landmarks --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
-every entry of ``--runs`` (``model[@graph][+flag]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
+every entry of ``--runs`` (``model[@graph][+flag|+option=value]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
 one warm-up epoch, batch 64, the landmark augmentation (:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through
 :func:`fer.train.train` into ``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val``
 (PublicTest) face, failed meshes included (they get the fallback face), and rewrites ``<out>/summary.json``
@@ -24,16 +24,23 @@ DEFAULT_RUNS = ("landmark_mlp:40", "landmark_gnn@mesh:4", "landmark_gnn@anatomic
 
 def parse_run(spec: str) -> tuple[str, dict, int, str]:
     """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", {"graph": "mesh"}, 6, "landmark_gnn_mesh")``; each
-    ``+flag`` turns a boolean builder option on: ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp",
-    {"batchnorm": True}, 40, "landmark_mlp_batchnorm")``. The last item is the run's folder name."""
+    ``+flag`` turns a boolean builder option on and each ``+option=value`` sets one (an integer if it reads as
+    one, else the word): ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp", {"batchnorm": True}, 40,
+    "landmark_mlp_batchnorm")``, ``"landmark_gnn@mesh+readout=flatten:4"`` → ``("landmark_gnn", {"graph":
+    "mesh", "readout": "flatten"}, 4, "landmark_gnn_mesh_readout_flatten")``. The last item is the run's folder
+    name."""
     head, _, epochs = spec.partition(":")
     head, *flags = head.split("+")
     model, _, graph = head.partition("@")
-    if not epochs.isdigit() or int(epochs) < 1 or not model or not all(f.isidentifier() for f in flags):
-        raise ValueError(f"--runs {spec!r}: write model[@graph][+flag...]:epochs, e.g. landmark_gnn@mesh:6 or "
-                         "landmark_mlp+batchnorm:40")
-    options = {**({"graph": graph} if graph else {}), **{f: True for f in flags}}
-    return model, options, int(epochs), "_".join([model, *([graph] if graph else []), *flags])
+    pairs = [f.partition("=") for f in flags]
+    if (not epochs.isdigit() or int(epochs) < 1 or not model
+            or not all(k.isidentifier() and (not eq or v.isidentifier() or v.isdigit()) for k, eq, v in pairs)):
+        raise ValueError(f"--runs {spec!r}: write model[@graph][+flag|+option=value...]:epochs, e.g. "
+                         "landmark_gnn@mesh:6, landmark_mlp+batchnorm:40 or landmark_gnn@mesh+readout=flatten:4")
+    options = {**({"graph": graph} if graph else {}),
+               **{k: (int(v) if v.isdigit() else v) if eq else True for k, eq, v in pairs}}
+    names = [k if not eq else f"{k}_{v}" for k, eq, v in pairs]
+    return model, options, int(epochs), "_".join([model, *([graph] if graph else []), *names])
 
 
 def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs: list[str] = DEFAULT_RUNS, *,

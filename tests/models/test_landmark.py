@@ -103,7 +103,8 @@ def test_transformer_classifies_the_cls_token_and_points_have_identity():
 def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(tmp_path):
     cases = {"landmark_mlp": {}, "landmark_mlp_plain": {"batchnorm": False},
              "landmark_transformer": {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 32},
-             "landmark_gnn": {}, "landmark_gnn_anatomical": {"graph": "anatomical"}, "fer_landmark_fusion": {}}
+             "landmark_gnn": {}, "landmark_gnn_anatomical": {"graph": "anatomical"},
+             "landmark_gnn_flatten": {"readout": "flatten"}, "fer_landmark_fusion": {}}
     landmarks = _landmarks(2, seed=5)
     images = np.random.default_rng(5).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
     models, inputs, weights = {}, {}, {}
@@ -121,6 +122,28 @@ def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(t
     gnn = {case: np.asarray(models[case](landmarks, training=False))
            for case in ("landmark_gnn", "landmark_gnn_anatomical")}
     assert not np.allclose(gnn["landmark_gnn"], gnn["landmark_gnn_anatomical"])
+
+
+def test_the_flatten_readout_keeps_which_point_carries_a_feature():
+    pooled = fer.models.build("landmark_gnn")
+    flat = fer.models.build("landmark_gnn", readout="flatten", readout_dim=4)
+    assert flat.get_layer("gconv_readout_flatten").output.shape[1] == 468 * 4
+    # the head's first dense layer reads 468 x 4 numbers instead of the mean and max of the last 64 features
+    assert flat.get_layer("fc1_dense").kernel.shape[0] == 468 * 4
+    assert pooled.get_layer("fc1_dense").kernel.shape[0] == 2 * 64
+    # on the same last-layer features, pooling cannot tell the points apart; the flat readout can
+    x = _landmarks(2, seed=6)
+    perm = np.random.default_rng(0).permutation(468)
+    last = keras.Model(pooled.inputs, pooled.get_layer("gconv5_relu").output)
+    h = np.asarray(last(x, training=False))
+    pool_head = keras.Sequential([pooled.get_layer("gconv_mean_pool")])
+    np.testing.assert_allclose(np.asarray(pool_head(h)), np.asarray(pool_head(h[:, perm])), rtol=1e-4, atol=1e-5)
+    flat_last = keras.Model(flat.inputs, flat.get_layer("gconv5_relu").output)
+    hf = np.asarray(flat_last(x, training=False))
+    flat_head = keras.Sequential([flat.get_layer("gconv_readout_dense"), flat.get_layer("gconv_readout_flatten")])
+    assert not np.allclose(np.asarray(flat_head(hf)), np.asarray(flat_head(hf[:, perm])), atol=1e-4)
+    with pytest.raises(ValueError, match="readout='sum'.*'pool'"):
+        fer.models.build("landmark_gnn", readout="sum")
 
 
 def test_the_mlp_normalises_each_hidden_layer_unless_asked_not_to():
