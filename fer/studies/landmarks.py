@@ -2,11 +2,11 @@
 PublicTest, write a summary.
 
 ``python -m fer study landmarks --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
-every entry of ``--runs`` (``model[@graph][+flag|+option=value]:epochs``) with Adam, peak learning rate 1e-3, cosine decay after
-one warm-up epoch, batch 64, the landmark augmentation (:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through
-:func:`fer.train.train` into ``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val``
-(PublicTest) face, failed meshes included (they get the fallback face), and rewrites ``<out>/summary.json``
-after each run, so a stopped study keeps what it finished.
+every entry of ``--runs`` (``model[@graph][+flag|+option=value]:epochs``) with Adam, peak learning rate 1e-3,
+cosine decay after one warm-up epoch, batch 64, the landmark augmentation
+(:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through :func:`fer.train.train` into ``<out>/<model>[_<graph>]/``
+run folders, evaluates each on every ``val`` (PublicTest) face, failed meshes included (they get the fallback
+face), and rewrites ``<out>/summary.json`` after each run, so a stopped study keeps what it finished.
 """
 
 from __future__ import annotations
