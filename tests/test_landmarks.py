@@ -319,8 +319,9 @@ def test_study_runs_are_parsed_and_bad_ones_refused():
     assert parse_run("landmark_gnn@mesh+readout=flatten+readout_dim=8:4") == (
         "landmark_gnn", {"graph": "mesh", "readout": "flatten", "readout_dim": 8}, 4,
         "landmark_gnn_mesh_readout_flatten_readout_dim_8")
+    assert parse_run("landmark_gnn+units=64-128:2")[1] == {"units": (64, 128)}
     for bad in ("landmark_mlp", "landmark_mlp+:4", "landmark_mlp+batch-norm:4", ":4", "landmark_gnn+readout=:4",
-                "landmark_gnn+readout=a/b:4"):
+                "landmark_gnn+readout=a/b:4", "landmark_gnn+units=64--128:4"):
         with pytest.raises(ValueError, match="model\\[@graph\\]\\[\\+flag\\|\\+option=value...\\]:epochs"):
             parse_run(bad)
 

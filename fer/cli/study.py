@@ -55,8 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--out", default="results/landmarks")
     m.add_argument("--runs", nargs="+", default=list(landmarks.DEFAULT_RUNS),
                    help="model[@graph][+flag|+option=value]:epochs entries (+flag: a builder option set to "
-                   "true, e.g. landmark_mlp+batchnorm:40; +option=value: set to a word or an integer, e.g. "
-                   "landmark_gnn@mesh+readout=flatten:4)")
+                   "true, e.g. landmark_mlp+batchnorm:40; +option=value: set to a word, an integer or integers "
+                   "joined by '-', e.g. landmark_gnn@mesh+units=64-64-128-128-128:4)")
     m.add_argument("--seed", type=int, default=42)
     m.set_defaults(func=_landmarks)
 

@@ -22,10 +22,22 @@ SOURCE_ACCURACY = {"landmark_mlp": 0.452, "landmark_transformer": 0.536, "landma
 DEFAULT_RUNS = ("landmark_mlp:40", "landmark_gnn@mesh:4", "landmark_gnn@anatomical:4")
 
 
+def _is_ints(value: str) -> bool:
+    return all(part.isdigit() for part in value.split("-"))
+
+
+def _option_value(value: str) -> int | tuple[int, ...] | str:
+    if not _is_ints(value):
+        return value
+    ints = tuple(int(part) for part in value.split("-"))
+    return ints[0] if len(ints) == 1 else ints
+
+
 def parse_run(spec: str) -> tuple[str, dict, int, str]:
     """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", {"graph": "mesh"}, 6, "landmark_gnn_mesh")``; each
     ``+flag`` turns a boolean builder option on and each ``+option=value`` sets one (an integer if it reads as
-    one, else the word): ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp", {"batchnorm": True}, 40,
+    one, a tuple of integers if written ``64-64-128``, else the word): ``"landmark_mlp+batchnorm:40"`` →
+    ``("landmark_mlp", {"batchnorm": True}, 40,
     "landmark_mlp_batchnorm")``, ``"landmark_gnn@mesh+readout=flatten:4"`` → ``("landmark_gnn", {"graph":
     "mesh", "readout": "flatten"}, 4, "landmark_gnn_mesh_readout_flatten")``. The last item is the run's folder
     name."""
@@ -34,11 +46,11 @@ def parse_run(spec: str) -> tuple[str, dict, int, str]:
     model, _, graph = head.partition("@")
     pairs = [f.partition("=") for f in flags]
     if (not epochs.isdigit() or int(epochs) < 1 or not model
-            or not all(k.isidentifier() and (not eq or v.isidentifier() or v.isdigit()) for k, eq, v in pairs)):
+            or not all(k.isidentifier() and (not eq or v.isidentifier() or _is_ints(v)) for k, eq, v in pairs)):
         raise ValueError(f"--runs {spec!r}: write model[@graph][+flag|+option=value...]:epochs, e.g. "
                          "landmark_gnn@mesh:6, landmark_mlp+batchnorm:40 or landmark_gnn@mesh+readout=flatten:4")
     options = {**({"graph": graph} if graph else {}),
-               **{k: (int(v) if v.isdigit() else v) if eq else True for k, eq, v in pairs}}
+               **{k: _option_value(v) if eq else True for k, eq, v in pairs}}
     names = [k if not eq else f"{k}_{v}" for k, eq, v in pairs]
     return model, options, int(epochs), "_".join([model, *([graph] if graph else []), *names])
 

@@ -104,7 +104,7 @@ def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(t
     cases = {"landmark_mlp": {}, "landmark_mlp_plain": {"batchnorm": False},
              "landmark_transformer": {"dim": 32, "depth": 2, "heads": 4, "ffn_dim": 32},
              "landmark_gnn": {}, "landmark_gnn_anatomical": {"graph": "anatomical"},
-             "landmark_gnn_flatten": {"readout": "flatten"}, "fer_landmark_fusion": {}}
+             "landmark_gnn_pool": {"readout": "pool"}, "fer_landmark_fusion": {}}
     landmarks = _landmarks(2, seed=5)
     images = np.random.default_rng(5).integers(0, 256, size=(2, 48, 48, 1)).astype("float32")
     models, inputs, weights = {}, {}, {}
@@ -125,8 +125,8 @@ def test_saved_landmark_models_reload_in_a_fresh_process_with_the_same_outputs(t
 
 
 def test_the_flatten_readout_keeps_which_point_carries_a_feature():
-    pooled = fer.models.build("landmark_gnn")
-    flat = fer.models.build("landmark_gnn", readout="flatten", readout_dim=4)
+    pooled = fer.models.build("landmark_gnn", readout="pool")
+    flat = fer.models.build("landmark_gnn", readout_dim=4)
     assert flat.get_layer("gconv_readout_flatten").output.shape[1] == 468 * 4
     # the head's first dense layer reads 468 x 4 numbers instead of the mean and max of the last 64 features
     assert flat.get_layer("fc1_dense").kernel.shape[0] == 468 * 4
