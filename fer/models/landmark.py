@@ -134,8 +134,8 @@ def build_landmark_transformer(input_shape: tuple[int, int] = LANDMARK_SHAPE, nu
 GNN_READOUTS = ("pool", "flatten")
 
 
-def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, readout: str = "pool",
-                  readout_dim: int = 4, prefix: str = "gconv"):
+def _gnn_features(x, graph: str, units, node_dim: int, dropout: float, readout: str, readout_dim: int,
+                  prefix: str = "gconv"):
     if readout not in GNN_READOUTS:
         raise ValueError(f"landmark_gnn: readout={readout!r} is not one of {GNN_READOUTS}: 'pool' averages and "
                          "max-pools over the points, 'flatten' keeps a few features of every point")
