@@ -36,11 +36,13 @@ def _option_value(value: str) -> int | tuple[int, ...] | str:
 def parse_run(spec: str) -> tuple[str, dict, int, str]:
     """``"landmark_gnn@mesh:6"`` → ``("landmark_gnn", {"graph": "mesh"}, 6, "landmark_gnn_mesh")``; each
     ``+flag`` turns a boolean builder option on and each ``+option=value`` sets one (an integer if it reads as
-    one, a tuple of integers if written ``64-64-128``, else the word): ``"landmark_mlp+batchnorm:40"`` →
-    ``("landmark_mlp", {"batchnorm": True}, 40,
-    "landmark_mlp_batchnorm")``, ``"landmark_gnn@mesh+readout=flatten:4"`` → ``("landmark_gnn", {"graph":
-    "mesh", "readout": "flatten"}, 4, "landmark_gnn_mesh_readout_flatten")``. The last item is the run's folder
-    name."""
+    one, a tuple of integers if written ``64-64-128``, else the word):
+
+    * ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp", {"batchnorm": True}, 40, "landmark_mlp_batchnorm")``
+    * ``"landmark_gnn@mesh+readout=flatten:4"`` → ``("landmark_gnn", {"graph": "mesh", "readout": "flatten"}, 4,
+      "landmark_gnn_mesh_readout_flatten")``
+
+    The last item is the run's folder name."""
     head, _, epochs = spec.partition(":")
     head, *flags = head.split("+")
     model, _, graph = head.partition("@")
