@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import cv2
@@ -311,8 +312,10 @@ def test_landmark_predict_fn_runs_facemesh_itself(mesh, hopper48):
 def test_study_runs_are_parsed_and_bad_ones_refused():
     from fer.studies.landmarks import parse_run
 
-    assert parse_run("landmark_gnn@anatomical:6") == ("landmark_gnn", {"graph": "anatomical"}, 6,
+    assert parse_run("landmark_gnn@anatomical:4") == ("landmark_gnn", {"graph": "anatomical"}, 4,
                                                        "landmark_gnn_anatomical")
+    assert parse_run("landmark_gnn@anatomical:40")[3] == "landmark_gnn_anatomical_e40"  # other budget, own folder
+    assert parse_run("landmark_transformer:8")[3] == "landmark_transformer_e8"
     assert parse_run("landmark_mlp:40") == ("landmark_mlp", {}, 40, "landmark_mlp")
     assert parse_run("landmark_mlp+batchnorm:40") == ("landmark_mlp", {"batchnorm": True}, 40,
                                                       "landmark_mlp_batchnorm")
@@ -324,6 +327,20 @@ def test_study_runs_are_parsed_and_bad_ones_refused():
                 "landmark_gnn+readout=a/b:4", "landmark_gnn+units=64--128:4"):
         with pytest.raises(ValueError, match="model\\[@graph\\]\\[\\+flag\\|\\+option=value...\\]:epochs"):
             parse_run(bad)
+
+
+def test_study_keeps_a_finished_run_of_other_settings(tmp_path):
+    """A --runs entry whose folder holds a run of other settings stops the study before training: nothing lost."""
+    from fer.studies.landmarks import run_study
+
+    folder = tmp_path / "landmark_mlp_e1"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model": "landmark_mlp", "epochs": 2, "lr": 0.001}))
+    (folder / "metrics_val.json").write_text("{}")
+    with pytest.raises(ValueError, match="landmark_mlp_e1 holds a run with other settings.*epochs"):
+        run_study("synthetic:14", tmp_path, ["landmark_mlp:1"])
+    assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metrics_val.json"]
+    assert json.loads((folder / "config.json").read_text())["epochs"] == 2
 
 
 def test_load_classifier_takes_face_crops_for_landmark_and_fusion_models(mesh, hopper48, tmp_path):

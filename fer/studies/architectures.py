@@ -59,6 +59,7 @@ from fer.run_folder import RunFolder
 from fer.studies import report
 from fer.studies.report import EVAL_SPLIT, RECORD, epoch_log
 from fer.train import TrainConfig
+from fer.training.config import config_mismatch
 from fer.training.history import training_seconds
 
 
@@ -178,19 +179,6 @@ def run_config(e: Entry, scale: str = "cpu", epochs: int | None = None) -> Train
 def budget(cfg: TrainConfig, train_faces: int) -> dict:
     """The training budget of a run: epochs and training images seen (the same for every entry of a scale)."""
     return {"epochs": cfg.epochs, "train_faces": int(train_faces), "images_seen": int(cfg.epochs * train_faces)}
-
-
-def _comparable(config: dict) -> dict:
-    return json.loads(json.dumps({k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__},
-                                 default=list))
-
-
-def config_mismatch(run_dir: Path, cfg: TrainConfig) -> dict:
-    """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``)."""
-    stored = _comparable(json.loads(RunFolder(run_dir).config.read_text()))
-    expected = _comparable(cfg.to_dict())
-    # fields added to TrainConfig after a run was trained are not in its config.json: not a difference
-    return {k: (stored[k], v) for k, v in expected.items() if k in stored and stored[k] != v}
 
 
 def run_state(run_dir: Path, cfg: TrainConfig) -> str:

@@ -20,6 +20,8 @@ from pathlib import Path
 #: Test accuracies the source project reports on FER2013 for its landmark models.
 SOURCE_ACCURACY = {"landmark_mlp": 0.452, "landmark_transformer": 0.536, "landmark_gnn": 0.506}
 DEFAULT_RUNS = ("landmark_mlp:40", "landmark_gnn@mesh:4", "landmark_gnn@anatomical:4")
+#: Each model's usual number of epochs in this study; a run of other epochs gets ``_e<epochs>`` in its folder name.
+DEFAULT_EPOCHS = {"landmark_mlp": 40, "landmark_gnn": 4, "fer_landmark_fusion": 3}
 
 
 def _is_ints(value: str) -> bool:
@@ -41,8 +43,10 @@ def parse_run(spec: str) -> tuple[str, dict, int, str]:
     * ``"landmark_mlp+batchnorm:40"`` → ``("landmark_mlp", {"batchnorm": True}, 40, "landmark_mlp_batchnorm")``
     * ``"landmark_gnn@mesh+readout=flatten:4"`` → ``("landmark_gnn", {"graph": "mesh", "readout": "flatten"}, 4,
       "landmark_gnn_mesh_readout_flatten")``
+    * ``"landmark_gnn@mesh:40"`` → ``("landmark_gnn", {"graph": "mesh"}, 40, "landmark_gnn_mesh_e40")``
 
-    The last item is the run's folder name."""
+    The last item is the run's folder name; it ends in ``_e<epochs>`` when the epochs are not the model's
+    :data:`DEFAULT_EPOCHS`, so runs of two budgets never share a folder."""
     head, _, epochs = spec.partition(":")
     head, *flags = head.split("+")
     model, _, graph = head.partition("@")
@@ -54,6 +58,8 @@ def parse_run(spec: str) -> tuple[str, dict, int, str]:
     options = {**({"graph": graph} if graph else {}),
                **{k: _option_value(v) if eq else True for k, eq, v in pairs}}
     names = [k if not eq else f"{k}_{v}" for k, eq, v in pairs]
+    if DEFAULT_EPOCHS.get(model) != int(epochs):
+        names.append(f"e{int(epochs)}")
     return model, options, int(epochs), "_".join([model, *([graph] if graph else []), *names])
 
 
@@ -70,16 +76,19 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
     from fer.data.sources import load_dataset, resolve_path
     from fer.landmarks.data import landmark_dataset
     from fer.provenance import command_line, file_sha256
+    from fer.run_folder import RunFolder
     from fer.train import TrainConfig, train
+    from fer.training.config import config_mismatch
 
     runs = [parse_run(s) for s in runs]
     data = resolve_path(data_spec)
     from fer.landmarks.data import FUSION_MODELS
 
-    ds = landmark_dataset(load_dataset(data), keep_faces=any(r[0] in FUSION_MODELS for r in runs))
+    ds = landmark_dataset(load_dataset(data_spec), keep_faces=any(r[0] in FUSION_MODELS for r in runs))
     out = Path(out)
     summary_path = out / "summary.json"
-    summary = {"command": command or command_line(), "dataset": str(data_spec), "dataset_sha256": file_sha256(data),
+    summary = {"command": command or command_line(), "dataset": str(data_spec),
+               "dataset_sha256": file_sha256(data) if data.is_file() else None,
                "train_split": "train (FER2013 Training, all faces)",
                "split": "val (FER2013 PublicTest, every face; failed meshes counted, with the fallback face)",
                "protocol": "Adam, lr 1e-3, cosine after 1 warm-up epoch, batch 64, landmark augmentation, seed "
@@ -91,6 +100,9 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
     for model, options, epochs, name in runs:
         cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
                           warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed)
+        if RunFolder(out / name).config.is_file() and (diff := config_mismatch(out / name, cfg)):
+            raise ValueError(f"{out / name} holds a run with other settings ({diff}); it is kept: move it away or "
+                             "write the run differently (its folder name comes from the --runs entry)")
         t0 = time.time()
         run = train(ds, cfg, out / name, verbose=2)
         m = run.metrics["val"]

@@ -3,7 +3,9 @@ turn a bad field into one clear :class:`~fer.errors.UsageError` before anything 
 
 from __future__ import annotations
 
+import json
 import math
+import os
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,6 +15,7 @@ from fer.data.sources import resolve_path
 from fer.errors import UsageError
 from fer.models import available, default_shape
 from fer.models.registry import learning_rate
+from fer.run_folder import RunFolder
 
 #: learning-rate schedules (``TrainConfig.schedule``, ``Phase.schedule``, ``--schedule``)
 SCHEDULES = ("plateau", "cosine", "cosine_restarts", "constant")
@@ -283,3 +286,20 @@ def check_out_dir(out: Path) -> None:
 def as_list(value) -> list:
     """``value`` as a list: a list or tuple as it is, anything else as its only item."""
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _comparable(config: dict) -> dict:
+    return json.loads(json.dumps({k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__},
+                                 default=list))
+
+
+def config_mismatch(run_dir: str | os.PathLike, cfg: TrainConfig) -> dict:
+    """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``).
+
+    Fields added to :class:`TrainConfig` after a run was trained are not in its ``config.json`` and count as
+    no difference. A study calls this before training into a folder, so a finished run of other settings is
+    never overwritten by accident.
+    """
+    stored = _comparable(json.loads(RunFolder(run_dir).config.read_text()))
+    expected = _comparable(cfg.to_dict())
+    return {k: (stored[k], v) for k, v in expected.items() if k in stored and stored[k] != v}
