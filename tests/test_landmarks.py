@@ -341,6 +341,10 @@ def test_study_keeps_a_finished_run_of_other_settings(tmp_path):
         run_study("synthetic:14", tmp_path, ["landmark_mlp:1"])
     assert sorted(p.name for p in folder.iterdir()) == ["config.json", "metrics_val.json"]
     assert json.loads((folder / "config.json").read_text())["epochs"] == 2
+    shutil.rmtree(folder)
+    first = run_study("synthetic:14", tmp_path, ["landmark_mlp:1"])["runs"]["landmark_mlp_e1"]
+    again = run_study("synthetic:14", tmp_path, ["landmark_mlp:1"])["runs"]["landmark_mlp_e1"]  # same settings: runs
+    assert again["num_samples"] == first["num_samples"] > 0
 
 
 def test_load_classifier_takes_face_crops_for_landmark_and_fusion_models(mesh, hopper48, tmp_path):

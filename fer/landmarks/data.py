@@ -167,8 +167,12 @@ def prepare_landmark_inputs(ds: Dataset, cfg):
     if fusion and cfg.loss == "arcface":
         raise ValueError(f"loss='arcface' cannot train {cfg.model!r} (two inputs); use categorical_crossentropy")
     lds = landmark_dataset(ds, keep_z=keep_z, keep_faces=fusion)
-    augment = dict(LANDMARK_AUGMENT) if cfg.augment is True else cfg.augment
-    return lds, replace(cfg, augment=augment)
+    return lds, landmark_config(cfg)
+
+
+def landmark_config(cfg):
+    """``cfg`` with ``augment=True`` replaced by :data:`LANDMARK_AUGMENT`, as a landmark model's run records it."""
+    return replace(cfg, augment=dict(LANDMARK_AUGMENT)) if cfg.augment is True else cfg
 
 
 def _stored_classes(model: keras.Model):

@@ -82,7 +82,7 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
 
     runs = [parse_run(s) for s in runs]
     data = resolve_path(data_spec)
-    from fer.landmarks.data import FUSION_MODELS
+    from fer.landmarks.data import FUSION_MODELS, landmark_config
 
     ds = landmark_dataset(load_dataset(data_spec), keep_faces=any(r[0] in FUSION_MODELS for r in runs))
     out = Path(out)
@@ -100,6 +100,7 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
     for model, options, epochs, name in runs:
         cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
                           warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed)
+        cfg = landmark_config(cfg)  # as its config.json records it, so a resumed run matches its folder
         if RunFolder(out / name).config.is_file() and (diff := config_mismatch(out / name, cfg)):
             raise ValueError(f"{out / name} holds a run with other settings ({diff}); it is kept: move it away or "
                              "write the run differently (its folder name comes from the --runs entry)")
