@@ -6,6 +6,7 @@
     python -m fer predict | webcam | serve | export                     # use a trained model
     python -m fer card | audit                                          # model card, dataset leakage audit
     python -m fer bench data | inference | detect | serve | landmarks   # benchmarks → results/bench_*.json
+    python -m fer bench peer | allocator                                # (results/bench_peer.json ...)
     python -m fer study architectures | losses | landmarks | framing    # studies → results/<study>/
     python -m fer landmarks reference                                   # rebuild a shipped landmark asset
 

@@ -1,5 +1,5 @@
-"""``python -m fer bench data|inference|detect|serve|landmarks|peer``: parse, run a benchmark of :mod:`fer.benchmarks`,
-write its ``results/bench_*.json``."""
+"""``python -m fer bench data|inference|detect|serve|landmarks|peer|allocator``: parse, run a benchmark of
+:mod:`fer.benchmarks`, write its ``results/bench_*.json``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fer.cli.handler import handled
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from fer.benchmarks import data, detect, inference, landmarks, peer, serve
+    from fer.benchmarks import allocator, data, detect, inference, landmarks, peer, serve
 
     p = sub.add_parser("bench", help="rerun a benchmark (input pipeline, inference, detection, web app, landmarks)",
                        description="Benchmarks measure this machine and write results/bench_<what>.json.")
@@ -93,6 +93,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--seconds", type=float, default=2.0, help="seconds per timing (default 2)")
     r.add_argument("--out", default=str(peer.RESULTS), help=f"JSON to write (default {peer.RESULTS.name} in results/)")
     r.set_defaults(func=run_peer)
+
+    a = what.add_parser("allocator", help="training speed under glibc malloc, jemalloc and tcmalloc",
+                        description=allocator.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--model", action="append", metavar="NAME",
+                   help=f"a model of the registry (repeat; default: {', '.join(allocator.DEFAULT_MODELS)})")
+    a.add_argument("--steps", type=int, default=10, help="timed training steps per process (default 10)")
+    a.add_argument("--batch", type=int, default=64, help="faces per step (default 64)")
+    a.add_argument("--rounds", type=int, default=2, help="processes per allocator, taking turns (default 2)")
+    a.add_argument("--out", default=str(allocator.RESULTS), help=f"JSON to write (default {allocator.RESULTS})")
+    a.set_defaults(func=run_allocator)
 
 
 @handled("bench data")
@@ -182,4 +192,21 @@ def run_landmarks(args: argparse.Namespace) -> int:
     record = run(args.data, args.faces, full=args.full, command=args.command_line)
     write_json(record, args.out)
     print(f"wrote {args.out}: best {record['best']['faces_per_second']} faces/s", file=sys.stderr)
+    return 0
+
+
+@handled("bench allocator")
+def run_allocator(args: argparse.Namespace) -> int:
+    from fer.benchmarks.allocator import DEFAULT_MODELS, run
+    from fer.files import write_json
+    from fer.models import available
+
+    models = args.model or list(DEFAULT_MODELS)
+    unknown = [m for m in models if m not in available()]
+    if unknown:
+        raise ValueError(f"--model {', '.join(unknown)}: not in the registry; `python -m fer models` lists them")
+    record = run(models, steps=args.steps, batch=args.batch, rounds=args.rounds, command=args.command_line)
+    for name, m in record["models"].items():
+        print(name, {a: b["images_per_s"] for a, b in m["best"].items()}, "speed-up", m.get("speedup"))
+    print(f"wrote {write_json(record, args.out)}")
     return 0
