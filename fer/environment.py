@@ -59,3 +59,10 @@ def load_average() -> list[float] | None:
     """The 1, 5 and 15 minute load averages, rounded to 0.01 (``None`` where the OS has none): how busy
     the machine was while a speed was measured."""
     return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def allocator() -> str:
+    """The memory allocator this process was started with: what ``LD_PRELOAD`` names (e.g.
+    ``libjemalloc.so.2``), else ``"glibc malloc"`` (training speed depends on it: ``python -m fer bench allocator``)."""
+    preload = [os.path.basename(p) for p in os.environ.get("LD_PRELOAD", "").replace(":", " ").split() if p]
+    return " ".join(preload) or "glibc malloc"

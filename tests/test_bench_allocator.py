@@ -25,3 +25,12 @@ def test_the_child_really_runs_under_the_preloaded_allocator():
     assert not allocator._loaded("jemalloc")  # this test process: glibc's malloc
     timed = allocator._child("baseline_cnn", "jemalloc", 1, 4)
     assert timed["allocator_loaded"] is True and timed["images_per_s"] > 0
+
+
+def test_the_run_records_which_allocator_it_had(monkeypatch):
+    from fer.environment import allocator as preloaded
+
+    monkeypatch.delenv("LD_PRELOAD", raising=False)
+    assert preloaded() == "glibc malloc"
+    monkeypatch.setenv("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")
+    assert preloaded() == "libjemalloc.so.2"

@@ -141,7 +141,7 @@ def environment() -> dict:
     """Versions and devices, written as a run's ``env.json``."""
     import tensorflow as tf
 
-    from fer.environment import machine, versions
+    from fer.environment import allocator, machine, versions
 
     return {
         **versions("python"),
@@ -150,6 +150,7 @@ def environment() -> dict:
         "devices": [d.name for d in tf.config.list_logical_devices()],
         "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
         "mixed_precision_policy": keras.mixed_precision.global_policy().name,
+        "allocator": allocator(),
     }
 
 
