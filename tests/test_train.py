@@ -92,6 +92,50 @@ def test_an_interrupted_run_resumes_where_it_stopped(tmp_path):
                              for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
 
 
+class CutInside(keras.callbacks.Callback):
+    """Raises after batch ``batch`` of epoch ``epoch`` (after the built-in callbacks saved what they save)."""
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__()
+        self.cut, self.epoch = (epoch, batch), -1
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if (self.epoch, batch) == self.cut:
+            raise KeyboardInterrupt("simulated power cut inside an epoch")
+
+
+class Steps(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.batches, self.iterations = 0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+    def on_train_end(self, logs=None):
+        self.iterations = int(self.model.optimizer.iterations)
+
+
+def test_a_run_cut_inside_an_epoch_trains_each_batch_of_its_budget_once(tmp_path):
+    """With a checkpoint every 2 steps, a cut after batch 2 of epoch 1 (6 batches an epoch) resumes after the
+    checkpoint's 2 batches: the resumed run trains the other 4, then epochs 2 and 3, and the optimizer (so the
+    learning-rate schedule) goes on from step 8 to the budget's 24, not from 0 nor 2 steps too many."""
+    from fer.training.backup import resume_point
+
+    ds, cfg = quadrant_faces(16), tiny_config(epochs=4, backup_steps=2)  # 48 training faces: 6 batches of 8
+    with pytest.raises(KeyboardInterrupt):
+        train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[CutInside(1, 2)])
+    assert resume_point(tmp_path / "run" / "backup" / "phase0") == (1, 2)
+    steps = Steps()
+    train(ds, cfg, tmp_path / "run", verbose=0, evaluate=False, callbacks=[steps])
+    assert steps.batches == 4 + 6 + 6 and steps.iterations == 4 * 6
+    epochs = [int(line.split(",")[0]) for line in (tmp_path / "run" / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2, 3]
+
+
 def test_training_time_counts_the_epochs_before_a_cut_and_not_a_pause(tmp_path):
     """Every epoch is timed, those trained before an interruption too, so the run's training time is the epochs
     times the median epoch, whatever the process' wall time was; one epoch stalled (a paused job) moves nothing."""

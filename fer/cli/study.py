@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--remeasure-cost", action="store_true",
                    help="measure the speed of every finished run again (on an idle machine), then rebuild the report")
     a.add_argument("--seconds", type=float, default=2.0, help="time spent on each speed measurement")
+    a.add_argument("--backup-steps", type=int, default=0,
+                   help="also save the resume checkpoint every N steps, so a stop inside a long epoch loses at "
+                        "most N steps (default 0: at epoch ends)")
     a.set_defaults(func=_architectures)
 
     s = studies.add_parser("losses", help="one small CNN per loss / regularisation technique",
@@ -97,7 +100,8 @@ def _architectures(args: argparse.Namespace) -> int:
         ds = load_dataset(args.data)
         if args.train_size:
             ds = ds.sample("train", args.train_size, seed=0)
-        arch.run_study(ds, out, _names(args.only), args.scale, args.epochs, _names(args.rerun) or (), args.seconds)
+        arch.run_study(ds, out, _names(args.only), args.scale, args.epochs, _names(args.rerun) or (), args.seconds,
+                       backup_steps=args.backup_steps)
     table = arch.write_report(out, args.readme)
     print(table[["name", "input", "accuracy", "macro_f1", "params", "latency_batch1_ms"]].to_string(index=False))
     print(f"wrote {out}/summary.json, comparison.md and figures/")

@@ -266,7 +266,7 @@ def landmark_record(ds: Dataset, metrics: dict) -> dict:
 
 def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable[str] | None = None,
               scale: str = "cpu", epochs: int | None = None, rerun: Iterable[str] = (), seconds: float = 2.0,
-              log: Callable[[str], None] | None = None) -> list[Path]:
+              log: Callable[[str], None] | None = None, backup_steps: int = 0) -> list[Path]:
     """Train, evaluate and record every pending entry; skip the finished ones.
 
     Args:
@@ -278,6 +278,8 @@ def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable
         rerun: entries to start over even if finished.
         seconds: time spent on each speed measurement.
         log: where progress lines go (default standard error).
+        backup_steps: also save each run's resume checkpoint every this many steps (``TrainConfig.backup_steps``;
+            not part of the protocol: a run cut inside an epoch resumes after its last saved batch).
 
     Returns:
         The run folders of the selected entries, finished.
@@ -300,7 +302,7 @@ def run_study(ds: Dataset, out: str | os.PathLike | None = None, names: Iterable
     root = Path(out or SCALES[scale]["out"])
     done = []
     for i, e in enumerate(selected, 1):
-        cfg, run_dir = run_config(e, scale, epochs), root / e.name
+        cfg, run_dir = replace(run_config(e, scale, epochs), backup_steps=backup_steps), root / e.name
         if e.name in rerun and run_dir.exists():
             import shutil
 

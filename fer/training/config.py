@@ -111,9 +111,10 @@ class TrainConfig:
         distill_cache: ask the teacher once, before training, about each un-augmented training face (and its
             mirror image) instead of about every augmented batch: the student trains at its own speed; the
             answers are kept in the run folder (``teacher.npz``) for a resumed run (:mod:`fer.distill`).
-        backup_steps: save the resume checkpoint (``backup/``) every this many training steps instead of at
-            every epoch end (0), so a killed worker costs at most that many steps; a resumed run restarts the
-            epoch it was in from the checkpoint's weights.
+        backup_steps: save the resume checkpoint (``backup/``) every this many training steps as well as at
+            every epoch end (0: at epoch ends only), so a stop costs at most that many steps; a resumed run
+            trains the rest of the epoch it was cut in, each batch once (:mod:`fer.training.backup`); under a
+            distribution strategy it restarts that epoch from the checkpoint's weights.
 
     Example:
         >>> from fer.train import TrainConfig
@@ -288,6 +289,10 @@ def as_list(value) -> list:
     return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
+#: settings that change how often a run saves, not what it trains: never a difference between two runs
+RESULT_NEUTRAL = frozenset({"backup_steps"})
+
+
 def _comparable(config: dict) -> dict:
     return json.loads(json.dumps({k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__},
                                  default=list))
@@ -297,9 +302,10 @@ def config_mismatch(run_dir: str | os.PathLike, cfg: TrainConfig) -> dict:
     """The fields of ``run_dir/config.json`` that differ from ``cfg`` (``{field: (stored, expected)}``).
 
     Fields added to :class:`TrainConfig` after a run was trained are not in its ``config.json`` and count as
-    no difference. A study calls this before training into a folder, so a finished run of other settings is
-    never overwritten by accident.
+    no difference, nor do those of :data:`RESULT_NEUTRAL`. A study calls this before training into a folder,
+    so a finished run of other settings is never overwritten by accident.
     """
     stored = _comparable(json.loads(RunFolder(run_dir).config.read_text()))
     expected = _comparable(cfg.to_dict())
-    return {k: (stored[k], v) for k, v in expected.items() if k in stored and stored[k] != v}
+    return {k: (stored[k], v) for k, v in expected.items()
+            if k in stored and k not in RESULT_NEUTRAL and stored[k] != v}

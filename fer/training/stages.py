@@ -19,6 +19,7 @@ from fer.data.sources import resolve_path
 from fer.files import save_model
 from fer.provenance import command_line, file_sha256, weights_sha256
 from fer.run_folder import RunFolder
+from fer.training.backup import Backup, Remainder, resume_point
 from fer.training.config import Phase, as_list
 from fer.training.history import EpochLog, history_from_rows, read_history_csv, write_history_csv
 from fer.training.models import build_models, finish_model, init_weights, set_trainable
@@ -144,9 +145,21 @@ def fit_phases(t: Training, verbose: int | str = "auto", callbacks: list | None 
                 set_trainable(model, phase.trainable_layers)
             model.compile(optimizer=make_optimizer(cfg, phase.lr, len(t.train_seq), phase.epochs, phase.schedule),
                           loss=make_loss(cfg), metrics=make_metrics(cfg, t.plan.ds.num_classes))
-        model.fit(t.fit_train, validation_data=t.fit_val, epochs=end_epoch, initial_epoch=start_epoch,
-                  callbacks=_phase_callbacks(t, p, phase, end_epoch, last=p == len(phases) - 1) + list(callbacks or []),
-                  verbose=verbose)  # the caller's callbacks after the built-ins, so they see a saved epoch
+        last = p == len(phases) - 1
+        first = start_epoch
+        cut = resume_point(run.phase_backup(p)) if t.plan.strategy is None else None
+        if cut is not None and start_epoch <= cut[0] < end_epoch and cut[1] < len(t.fit_train):
+            epoch, done_batches = cut  # cut inside an epoch: train the rest of it, each batch once
+            print(f"[fer.train] resuming inside epoch {epoch + 1} after its batch {done_batches} of "
+                  f"{len(t.fit_train)}", file=sys.stderr)
+            model.fit(Remainder(t.fit_train, done_batches), validation_data=t.fit_val, epochs=epoch + 1,
+                      initial_epoch=epoch, verbose=verbose,
+                      callbacks=_phase_callbacks(t, p, phase, end_epoch, last, done_batches) + list(callbacks or []))
+            first = epoch + 1
+        if first < end_epoch:
+            model.fit(t.fit_train, validation_data=t.fit_val, epochs=end_epoch, initial_epoch=first,
+                      callbacks=_phase_callbacks(t, p, phase, end_epoch, last) + list(callbacks or []),
+                      verbose=verbose)  # the caller's callbacks after the built-ins, so they see a saved epoch
         if p < len(phases) - 1:  # a later interruption resumes after this phase, not inside it again
             model.save_weights(done)
             write_stamped_json(run.phase_done_record(p), {"wall_seconds": time.time() - t_phase})
@@ -154,7 +167,7 @@ def fit_phases(t: Training, verbose: int | str = "auto", callbacks: list | None 
     t.wall = time.time() - t0 + earlier_wall
 
 
-def _phase_callbacks(t: Training, p: int, phase: Phase, end_epoch: int, last: bool) -> list:
+def _phase_callbacks(t: Training, p: int, phase: Phase, end_epoch: int, last: bool, done_batches: int = 0) -> list:
     cfg, run, monitor = t.plan.cfg, t.run, t.monitor
     mode = "max" if "acc" in monitor else "min"
     checkpoint = keras.callbacks.ModelCheckpoint(str(run.best_model), monitor=monitor, mode=mode,
@@ -164,8 +177,7 @@ def _phase_callbacks(t: Training, p: int, phase: Phase, end_epoch: int, last: bo
     made = [
         EpochLog(run.history_csv, t.rows, checkpoint, monitor),
         checkpoint,
-        keras.callbacks.BackupAndRestore(str(run.phase_backup(p)), delete_checkpoint=False,
-                                         save_freq=distribute.backup_frequency(cfg.backup_steps)),
+        Backup(run.phase_backup(p), distribute.backup_frequency(cfg.backup_steps), done_before=done_batches),
         keras.callbacks.TerminateOnNaN(),
     ]
     if last and cfg.swa_epochs:

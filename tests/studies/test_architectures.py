@@ -76,6 +76,9 @@ def test_a_finished_run_is_skipped_and_a_changed_protocol_is_refused(faces, tmp_
     lines = []
     arch.run_study(faces, tmp_path, ["baseline_cnn"], epochs=1, seconds=0.05, log=lines.append)
     assert (run / "model.keras").stat().st_mtime_ns == stamp and "skipped" in lines[0]
+    lines.clear()  # how often a run saves its checkpoint is no other protocol: still finished
+    arch.run_study(faces, tmp_path, ["baseline_cnn"], epochs=1, seconds=0.05, log=lines.append, backup_steps=5)
+    assert "skipped" in lines[0]
     with pytest.raises(ValueError, match="--rerun baseline_cnn"):
         arch.run_study(faces, tmp_path, ["baseline_cnn"], epochs=2, log=lambda _: None)
     # trained and evaluated but not recorded (stopped during the measurement): recorded without training
