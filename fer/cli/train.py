@@ -68,7 +68,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="data-parallel training: every GPU here (mirrored), the workers named by TF_CONFIG "
                         "(multiworker; run the same command on every worker) or a TPU; --batch-size is per replica")
     p.add_argument("--backup-steps", type=int,
-                   help="save the resume checkpoint every N steps instead of every epoch (multi-worker runs)")
+                   help="also save the resume checkpoint every N steps (default: at epoch ends only); a run "
+                        "stopped inside an epoch resumes after the last saved batch")
     p.set_defaults(func=run_train)
 
 
