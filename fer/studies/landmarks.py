@@ -4,9 +4,11 @@ PublicTest, write a summary.
 ``python -m fer study landmarks --data ../shared/data/fer2013/fer2013.csv.gz --out results/landmarks`` trains
 every entry of ``--runs`` (``model[@graph][+flag|+option=value]:epochs``) with Adam, peak learning rate 1e-3,
 cosine decay after one warm-up epoch, batch 64, the landmark augmentation
-(:data:`fer.landmarks.data.LANDMARK_AUGMENT`), through :func:`fer.train.train` into ``<out>/<model>[_<graph>]/``
-run folders, evaluates each on every ``val`` (PublicTest) face, failed meshes included (they get the fallback
-face), and rewrites ``<out>/summary.json`` after each run, so a stopped study keeps what it finished.
+(:data:`fer.landmarks.data.LANDMARK_AUGMENT`), the last epoch kept (runs before 2026-12-04 kept the epoch of
+best PublicTest accuracy: ``keep`` in their config says which), through :func:`fer.train.train` into
+``<out>/<model>[_<graph>]/`` run folders, evaluates each on every ``val`` (PublicTest) face, failed meshes
+included (they get the fallback face), and rewrites ``<out>/summary.json`` after each run, so a stopped study
+keeps what it finished.
 """
 
 from __future__ import annotations
@@ -92,14 +94,15 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
                "train_split": "train (FER2013 Training, all faces)",
                "split": "val (FER2013 PublicTest, every face; failed meshes counted, with the fallback face)",
                "protocol": "Adam, lr 1e-3, cosine after 1 warm-up epoch, batch 64, landmark augmentation, seed "
-                           f"{seed}", "landmarks": ds.meta["landmarks"], "runs": {}}
+                           f"{seed}, the last epoch scored", "landmarks": ds.meta["landmarks"], "runs": {}}
     if summary_path.is_file():  # keep earlier entries of a study run in pieces
         import json
 
         summary["runs"] = json.loads(summary_path.read_text()).get("runs", {})
     for model, options, epochs, name in runs:
         cfg = TrainConfig(model=model, model_options=options, epochs=epochs, lr=1e-3, schedule="cosine",
-                          warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed)
+                          warmup_epochs=1 if epochs > 2 else 0, batch_size=64, early_stopping=0, seed=seed,
+                          keep="last")  # the last epoch is scored: no epoch is picked by its PublicTest accuracy
         cfg = landmark_config(cfg)  # as its config.json records it, so a resumed run matches its folder
         if RunFolder(out / name).config.is_file() and (diff := config_mismatch(out / name, cfg)):
             raise ValueError(f"{out / name} holds a run with other settings ({diff}); it is kept: move it away or "
@@ -108,7 +111,7 @@ def run_study(data_spec: str, out: str | os.PathLike = "results/landmarks", runs
         run = train(ds, cfg, out / name, verbose=2)
         m = run.metrics["val"]
         summary["runs"][name] = {
-            "model": model, "model_options": options, "epochs": epochs,
+            "model": model, "model_options": options, "epochs": epochs, "keep": cfg.keep,
             "params": int(fer.models.build(model, **options).count_params()),
             "wall_seconds": round(time.time() - t0, 1), "accuracy": m["accuracy"], "macro_f1": m["macro_f1"],
             "num_samples": m["num_samples"], "mesh_failures": m["mesh_failures"],
