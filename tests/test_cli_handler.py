@@ -22,8 +22,8 @@ from fer.errors import CommandError, UsageError
 #: Every command line the README promises, as words after ``python -m fer``.
 COMMANDS = ["train", "evaluate", "compare", "predict", "webcam", "export", "recalibrate", "models", "card",
             "audit", "bench data", "bench inference", "bench detect", "bench serve", "bench landmarks",
-            "bench peer", "study architectures", "study losses", "study landmarks", "study framing", "serve",
-            "landmarks reference"]
+            "bench peer", "bench allocator", "study architectures", "study losses", "study landmarks", "study framing",
+            "serve", "landmarks reference"]
 #: Old module names kept because committed results record them → the command they run now.
 ALIASES = {"fer.bench": "bench data", "fer.bench_inference": "bench inference", "fer.serve.bench": "bench serve",
            "fer.inference.bench_detect": "bench detect", "fer.landmarks.bench": "bench landmarks",
