@@ -17,6 +17,8 @@ from pathlib import Path
 
 import keras
 
+from fer.files import write_json
+
 METADATA = "training_metadata.json"  # the file name Keras' BackupAndRestore uses
 
 
@@ -53,8 +55,6 @@ class Backup(keras.callbacks.BackupAndRestore):
     def _save_model(self) -> None:
         super()._save_model()
         done = 0 if self._at_epoch_end else self.done_before + self._last_batch_seen + 1
-        from fer.files import write_json
-
         write_json({"epoch": self._current_epoch, "batch": self._last_batch_seen, "batches_done": done},
                    Path(self.backup_dir) / METADATA)
 
