@@ -78,7 +78,7 @@ def build_landmark_mlp(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classe
 def build_landmark_transformer(input_shape: tuple[int, int] = LANDMARK_SHAPE, num_classes: int = 7,
                                weights: str | None = None, dim: int = 128, depth: int = 4, heads: int = 8,
                                ffn_dim: int = 512, dropout: float = 0.1,
-                               attention_dropout: float = 0.1) -> keras.Model:
+                               attention_dropout: float = 0.0) -> keras.Model:
     """FT-Transformer on landmarks: one token per point, a ``[CLS]`` token, pre-norm transformer blocks.
 
     Each point's ``(x, y, z)`` becomes a ``dim``-vector through its own linear map
@@ -86,9 +86,11 @@ def build_landmark_transformer(input_shape: tuple[int, int] = LANDMARK_SHAPE, nu
     ``depth`` blocks of LayerNorm → multi-head self-attention → residual, LayerNorm → GELU MLP →
     residual follow; the ``[CLS]`` output (after a last LayerNorm) is classified.
 
-    Note: self-attention over 469 tokens is the study's most expensive model per face on a CPU: about
-    4.8 s per training step of 64 faces (13 faces/s) on the project's 2-core CPU while another training job
-    ran, against 8,000 faces/s for ``landmark_mlp``; on a GPU it trains in minutes.
+    Note: self-attention over 469 tokens makes this the study's slowest model to train on a CPU (its
+    training time is in ``results/architectures/summary.json``); on a GPU it trains in minutes. Dropout on
+    the attention weights is off by default: it draws a random mask of batch x heads x 469 x 469 numbers
+    in every block of every step, a large share of a CPU training step's time; pass
+    ``attention_dropout=0.2`` (FT-Transformer's default) for long runs on a GPU.
 
     Args:
         input_shape: ``(points, coords)``, default ``(468, 3)``.
@@ -98,7 +100,8 @@ def build_landmark_transformer(input_shape: tuple[int, int] = LANDMARK_SHAPE, nu
         depth: transformer blocks.
         heads: attention heads (``dim`` must divide by it).
         ffn_dim: hidden width of each block's MLP.
-        dropout: dropout on the residual branches; ``attention_dropout`` on the attention weights.
+        dropout: dropout on the residual branches.
+        attention_dropout: dropout on the attention weights (off by default, see the note).
 
     Returns:
         An uncompiled ``keras.Model`` taking normalised landmarks; 1,033,991 parameters at the

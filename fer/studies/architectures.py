@@ -31,7 +31,8 @@ The protocol (fixed before any result was seen):
   left/right point permutation, ±5° roll, ±5% scale; the fusion model's image is mirrored together with its
   points and gets no other image augmentation. Their latency is also given with FaceMesh's own cost added
   (it has to run on the crop first). ``landmark_transformer`` (self-attention over 469 tokens) is the slowest
-  model per face on a CPU (a few CPU hours at this budget), so it comes last.
+  model per face on a CPU (about 7 CPU hours at this budget on the 2-core machine of the study, its
+  attention dropout off), so it comes last.
 * **weights**: ``weights=None`` everywhere on the CPU scale: ImageNet weights cannot be downloaded on the
   machine the study was run on, so the ImageNet backbones start from random weights (said beside every
   number). ``--scale gpu`` is the source projects' setting: 224x224 RGB and ImageNet weights for those
