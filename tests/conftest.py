@@ -11,6 +11,25 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 import pytest  # noqa: E402
 
+
+def _start_the_workers_under_jemalloc() -> None:
+    """Let the test workers, notebook kernels and command subprocesses run under jemalloc where it is installed.
+
+    TensorFlow allocates a fresh buffer for almost every tensor, and under glibc's malloc on a virtual machine
+    the page faults cost more than the arithmetic (``results/bench_allocator.json``). ``LD_PRELOAD`` only takes
+    effect when a process starts, so it is set here, in the process that starts pytest-xdist's workers (this
+    file is loaded before they start); the tests' results do not depend on the allocator. A preload already
+    set is kept; ``FER_TEST_ALLOCATOR=glibc`` keeps glibc's malloc.
+    """
+    if os.environ.get("FER_TEST_ALLOCATOR", "jemalloc") != "jemalloc" or "LD_PRELOAD" in os.environ:
+        return
+    from fer.benchmarks.allocator import allocator_env
+
+    os.environ.update(allocator_env("jemalloc") or {})
+
+
+_start_the_workers_under_jemalloc()
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 

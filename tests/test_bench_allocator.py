@@ -21,10 +21,12 @@ def test_a_missing_library_is_reported_and_left_out(monkeypatch):
 
 
 @pytest.mark.skipif(allocator.allocator_env("jemalloc") is None, reason="libjemalloc is not installed here")
-def test_the_child_really_runs_under_the_preloaded_allocator():
-    assert not allocator._loaded("jemalloc")  # this test process: glibc's malloc
-    timed = allocator._child("baseline_cnn", "jemalloc", 1, 4)
-    assert timed["allocator_loaded"] is True and timed["images_per_s"] > 0
+def test_each_child_runs_under_its_own_allocator_whatever_this_process_was_started_with(monkeypatch):
+    monkeypatch.setenv("LD_PRELOAD", allocator.allocator_env("jemalloc")["LD_PRELOAD"])  # e.g. tests/conftest.py's
+    glibc = allocator._child("baseline_cnn", "glibc", 1, 4)
+    jemalloc = allocator._child("baseline_cnn", "jemalloc", 1, 4)
+    assert glibc["allocator_loaded"] is True and jemalloc["allocator_loaded"] is True
+    assert glibc["images_per_s"] > 0 and jemalloc["images_per_s"] > 0
 
 
 def test_the_run_records_which_allocator_it_had(monkeypatch):

@@ -54,12 +54,14 @@ def allocator_env(name: str) -> dict[str, str] | None:
 
 
 def _loaded(library: str | None) -> bool:
-    if library is None:
-        return True
+    """Whether this process runs under ``library`` (``None``: glibc's malloc, i.e. none of the others)."""
     try:
-        return f"lib{library}" in Path("/proc/self/maps").read_text()
+        maps = Path("/proc/self/maps").read_text()
     except OSError:
         return False
+    if library is None:
+        return not any(f"lib{lib}" in maps for lib, _ in ALLOCATORS.values() if lib is not None)
+    return f"lib{library}" in maps
 
 
 def time_training(model: str, steps: int, batch: int, warmup: int = 2) -> dict:
@@ -92,10 +94,11 @@ def time_training(model: str, steps: int, batch: int, warmup: int = 2) -> dict:
 
 
 def _child(model: str, allocator: str, steps: int, batch: int) -> dict:
-    env = allocator_env(allocator)
+    # the child gets only its own allocator's settings, not a preload this process may have been started with
+    inherited = {k: v for k, v in os.environ.items() if k not in ("LD_PRELOAD", "MALLOC_CONF")}
     cmd = [sys.executable, "-m", "fer.benchmarks.allocator", model, allocator, str(steps), str(batch)]
-    done = subprocess.run(cmd, env={**os.environ, **env, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(cmd, env={**inherited, **allocator_env(allocator), "TF_CPP_MIN_LOG_LEVEL": "3"},
+                          capture_output=True, text=True, check=False)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
         raise RuntimeError(f"bench allocator: the {allocator} child timing {model} failed "
