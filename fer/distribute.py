@@ -36,10 +36,17 @@ def get_strategy(strategy=None):
     cluster in ``TF_CONFIG``), ``"tpu"`` → TPUStrategy (the TPU named by ``TPU_NAME``, or the local/Colab one).
 
     Raises:
-        UsageError: an unknown name, or ``"multiworker"`` without a ``TF_CONFIG`` that names the workers.
+        UsageError: an unknown name, ``"multiworker"`` without a ``TF_CONFIG`` that names the workers, or a
+            strategy on another Keras backend than TensorFlow (they are ``tf.distribute`` strategies).
     """
     if strategy is None or not isinstance(strategy, str):
         return strategy
+    import keras
+
+    if strategy in STRATEGIES and keras.backend.backend() != "tensorflow":
+        raise UsageError(f"strategy={strategy!r} (--strategy) is a TensorFlow strategy, but Keras runs on "
+                         f"{keras.backend.backend()!r} (KERAS_BACKEND): set KERAS_BACKEND=tensorflow, or leave "
+                         "--strategy out (JAX computes on its first device)")
     import tensorflow as tf
 
     if strategy == "mirrored":
@@ -162,6 +169,8 @@ def fix_keras_multi_worker(model, strategy) -> None:
 
     Nothing changes for other strategies or without one.
     """
+    if strategy is None:
+        return
     import keras
     import tensorflow as tf
 

@@ -66,3 +66,30 @@ def allocator() -> str:
     ``libjemalloc.so.2``), else ``"glibc malloc"`` (training speed depends on it: ``python -m fer bench allocator``)."""
     preload = [os.path.basename(p) for p in os.environ.get("LD_PRELOAD", "").replace(":", " ").split() if p]
     return " ".join(preload) or "glibc malloc"
+
+
+def devices() -> dict[str, object]:
+    """The Keras backend and the devices it computes on: ``{"backend", "devices", "gpus"}``.
+
+    TensorFlow (the project's default) and JAX (how the GPU machines without TensorFlow train, see
+    ``KERAS_BACKEND``) name their devices in their own way; the names are what the backend says.
+
+    Example:
+        >>> sorted(devices())
+        ['backend', 'devices', 'gpus']
+    """
+    import keras
+
+    name = keras.backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        return {"backend": name, "devices": [d.name for d in tf.config.list_logical_devices()],
+                "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]}
+    if name == "jax":
+        import jax
+
+        found = jax.devices()
+        return {"backend": name, "devices": [str(d) for d in found],
+                "gpus": [str(d) for d in found if d.platform == "gpu"]}
+    return {"backend": name, "devices": [], "gpus": []}

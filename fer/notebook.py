@@ -50,15 +50,11 @@ def setup(seed: int = 0, *, verbose: bool = True) -> dict:
     import keras
 
     import fer  # noqa: F401  (registers the custom layers and losses)
-    from fer.environment import versions
+    from fer.environment import devices, versions
 
     keras.utils.set_random_seed(seed)
     found = versions("fer", "python", "keras", "tensorflow", "numpy", "opencv", missing_ok=True)
-    gpus: list[str] = []
-    if keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    gpus = devices()["gpus"]
     info = {"quick": quick_mode(), "versions": found, "gpus": gpus}
     if verbose:
         line = "  ".join(f"{k} {v}" for k, v in found.items() if v)

@@ -199,3 +199,15 @@ def test_strategy_names_and_tf_config_errors_are_one_clear_line(monkeypatch):
     with pytest.raises(UsageError, match="TF_CONFIG names no workers"):
         distribute.cluster_spec()
     assert distribute.backup_frequency(0) == "epoch" and distribute.backup_frequency(50) == 50
+
+
+def test_a_strategy_on_the_jax_backend_is_refused_with_what_to_do(monkeypatch):
+    import keras
+
+    from fer import distribute
+    from fer.errors import UsageError
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(UsageError, match=r"'mirrored' \(--strategy\) is a TensorFlow strategy.*BACKEND=tensorflow"):
+        distribute.get_strategy("mirrored")
+    assert distribute.get_strategy(None) is None

@@ -50,10 +50,10 @@ class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
 
 def set_precision(policy: str) -> str:
     """Set Keras' global dtype policy (``"auto"``: ``mixed_float16`` on a GPU, else ``float32``); returns it."""
-    import tensorflow as tf
+    from fer.environment import devices
 
     if policy == "auto":
-        policy = "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+        policy = "mixed_float16" if devices()["gpus"] else "float32"
     keras.mixed_precision.set_global_policy(policy)
     return policy
 

@@ -139,16 +139,17 @@ def finished_run(out: str | os.PathLike, cfg: TrainConfig | None = None) -> Run:
 
 def environment() -> dict:
     """Versions and devices, written as a run's ``env.json``."""
-    import tensorflow as tf
+    from fer.environment import allocator, devices, machine, versions
 
-    from fer.environment import allocator, machine, versions
-
+    found = devices()
     return {
         **versions("python"),
         **machine(),
-        **versions("tensorflow", "keras", "numpy"),
-        "devices": [d.name for d in tf.config.list_logical_devices()],
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        **versions("tensorflow", "keras", "numpy", missing_ok=True),
+        **(versions("jax") if found["backend"] == "jax" else {}),
+        "backend": found["backend"],
+        "devices": found["devices"],
+        "gpus": found["gpus"],
         "mixed_precision_policy": keras.mixed_precision.global_policy().name,
         "allocator": allocator(),
     }

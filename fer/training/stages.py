@@ -61,7 +61,7 @@ def prepare_run(plan: RunPlan, folder, workers: int = 1) -> Training:
     if plan.state == "new":
         clear_run(run)  # a fresh run: nothing from an earlier run in this folder may leak into this one
     keras.utils.set_random_seed(cfg.seed)
-    if cfg.deterministic:
+    if cfg.deterministic and keras.backend.backend() == "tensorflow":  # JAX: XLA_FLAGS, set before it starts
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
