@@ -30,6 +30,32 @@ def _start_the_workers_under_jemalloc() -> None:
 
 _start_the_workers_under_jemalloc()
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give each of several test workers a share of the CPU instead of a thread pool the size of the machine.
+
+    By default every TensorFlow process runs ``cpu_count`` inter-op and ``cpu_count`` intra-op threads, so two
+    workers on two cores run four pools against each other; with one inter-op thread and ``cpu_count // workers``
+    intra-op threads each, a training step of the CNN tests is about 10% faster here (measured with two
+    concurrent ``baseline_cnn`` / ``fer_resnet`` fits). Set in the process that starts the workers, before they
+    start; settings already in the environment are kept, and a single-process run is left alone.
+    """
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    workers = getattr(config.option, "numprocesses", None) or 0
+    if workers == "auto" or workers == "logical":
+        workers = os.cpu_count() or 1
+    try:
+        workers = int(workers)
+    except (TypeError, ValueError):
+        return
+    if workers < 2:
+        return
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", threads)
+    os.environ.setdefault("OMP_NUM_THREADS", threads)
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FER_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
